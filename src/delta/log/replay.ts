@@ -48,10 +48,10 @@ export async function listLog(store: LogStore): Promise<LogListing> {
     const parsed = parseLogName(name);
     if (parsed.kind === 'commit') commits.set(parsed.version, name);
     else if (parsed.kind === 'checkpoint') {
-      let byCount = parts.get(parsed.version);
-      if (!byCount) parts.set(parsed.version, (byCount = new Map()));
-      let set = byCount.get(parsed.parts);
-      if (!set) byCount.set(parsed.parts, (set = { parts: parsed.parts, names: [] }));
+      const byCount = parts.get(parsed.version) ?? new Map<number, { parts: number; names: string[] }>();
+      parts.set(parsed.version, byCount);
+      const set = byCount.get(parsed.parts) ?? { parts: parsed.parts, names: [] };
+      byCount.set(parsed.parts, set);
       set.names.push(name);
     }
   }
