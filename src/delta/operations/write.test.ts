@@ -1,0 +1,275 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readSnapshotRows } from '../../../test/protocol-validator.js';
+import { isLarderError, type LarderError } from '../../errors.js';
+import { loadSnapshot } from '../log/replay.js';
+import type { Snapshot } from '../log/snapshot.js';
+import { LocalLogStore } from '../storage/local-log-store.js';
+import { commitFileName } from '../storage/log-store.js';
+import { createTable } from './create.js';
+import { writeTable } from './write.js';
+
+async function dataFiles(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith('.parquet') && !e.parentPath.includes('_delta_log'))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+function sortedById(rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  return [...rows].sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+describe('writeTable', () => {
+  let dir: string;
+  let root: string;
+  let v0: Snapshot;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'larder-write-'));
+    root = join(dir, 't');
+    v0 = (
+      await createTable(root, {
+        schema: [
+          { name: 'id', type: 'long', nullable: false },
+          { name: 'amount', type: 'double' },
+          { name: 'day', type: 'date' },
+          { name: 'ts', type: 'timestamp' },
+          { name: 'country', type: 'string' },
+        ],
+        partitionColumns: ['country'],
+      })
+    ).table;
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('appends a query as a blind append with Spark metrics', async () => {
+    const { table, metrics } = await writeTable(
+      v0,
+      `SELECT i AS id, i * 1.5 AS amount, DATE '2024-01-01' AS day, TIMESTAMPTZ '2024-01-01 00:00:00+00' AS ts,
+       CASE WHEN i < 2 THEN 'FR' ELSE 'DE' END AS country FROM range(5) t(i)`,
+    );
+    expect(table.version).toBe(1);
+    expect(metrics).toMatchObject({ numFiles: 2, numOutputRows: 5, numAddedFiles: 2, numRemovedFiles: 0 });
+    expect(metrics.numOutputBytes).toBe(table.files.reduce((n, f) => n + f.size, 0));
+    const info = JSON.parse(
+      (await readFile(join(root, '_delta_log', commitFileName(1)), 'utf8')).split('\n')[0]!,
+    ).commitInfo;
+    expect(info).toMatchObject({
+      operation: 'WRITE',
+      operationParameters: { mode: 'Append', partitionBy: '["country"]' },
+      operationMetrics: { numFiles: '2', numOutputRows: '5', numOutputBytes: String(metrics.numOutputBytes) },
+      isBlindAppend: true,
+      readVersion: 0,
+    });
+    const rows = sortedById(await readSnapshotRows(table));
+    expect(rows.map((r) => [r.id, r.amount, r.country])).toEqual([
+      ['0', 0, 'FR'],
+      ['1', 1.5, 'FR'],
+      ['2', 3, 'DE'],
+      ['3', 4.5, 'DE'],
+      ['4', 6, 'DE'],
+    ]);
+  });
+
+  it('loads row objects with bigint, Date and ISO strings through the table types', async () => {
+    const { table } = await writeTable(v0, [
+      {
+        id: 9007199254740993n,
+        amount: 1,
+        day: '2024-02-29',
+        ts: new Date('2024-03-01T12:00:00.250Z'),
+        country: 'FR',
+      },
+      {
+        id: 2,
+        amount: null,
+        day: new Date('2024-03-02T00:00:00Z'),
+        ts: '2024-03-02T01:02:03Z',
+        country: null,
+      },
+      { id: 3 },
+    ]);
+    const rows = sortedById(await readSnapshotRows(table));
+    expect(rows).toEqual([
+      { id: '2', amount: null, day: '2024-03-02', ts: '2024-03-02 01:02:03+00', country: null },
+      { id: '3', amount: null, day: null, ts: null, country: null },
+      {
+        id: '9007199254740993',
+        amount: 1,
+        day: '2024-02-29',
+        ts: '2024-03-01 12:00:00.25+00',
+        country: 'FR',
+      },
+    ]);
+  });
+
+  it('overwrites every live file and records the removes', async () => {
+    const first = await writeTable(v0, [
+      { id: 1, country: 'FR' },
+      { id: 2, country: 'DE' },
+    ]);
+    const { table, metrics } = await writeTable(first.table, "SELECT 10 AS id, 'IT' AS country", {
+      mode: 'overwrite',
+    });
+    expect(metrics).toMatchObject({ numFiles: 1, numOutputRows: 1, numRemovedFiles: 2 });
+    expect((await readSnapshotRows(table)).map((r) => r.id)).toEqual(['10']);
+    const lines = (await readFile(join(root, '_delta_log', commitFileName(2)), 'utf8')).trim().split('\n');
+    const removes = lines.map((l) => JSON.parse(l)).filter((a) => a.remove);
+    expect(removes).toHaveLength(2);
+    for (const { remove } of removes) {
+      expect(remove).toMatchObject({ dataChange: true, extendedFileMetadata: true });
+      expect(typeof remove.deletionTimestamp).toBe('number');
+      expect(remove.size).toBeGreaterThan(0);
+      expect(Object.keys(remove.partitionValues)).toEqual(['country']);
+    }
+    expect(JSON.parse(lines[0]!).commitInfo).toMatchObject({
+      operationParameters: { mode: 'Overwrite' },
+      isBlindAppend: false,
+      operationMetrics: { numRemovedFiles: '2' },
+    });
+  });
+
+  it('fails with SCHEMA_MISMATCH before writing anything when a type does not convert', async () => {
+    const error = await writeTable(v0, "SELECT 'abc' AS id").catch((e: unknown) => e);
+    expect(isLarderError(error, 'SCHEMA_MISMATCH')).toBe(true);
+    const message = (error as LarderError).message;
+    expect(message).toContain('"id"');
+    expect(message).toContain('VARCHAR');
+    expect(message).toContain('BIGINT');
+    expect((await loadSnapshot(new LocalLogStore(root))).version).toBe(0);
+    expect(await dataFiles(root)).toEqual([]);
+  });
+
+  it('fails with SCHEMA_MISMATCH for an unknown column, or adds it with mergeSchema', async () => {
+    const error = await writeTable(v0, 'SELECT 1 AS id, 2 AS extra').catch((e: unknown) => e);
+    expect(isLarderError(error, 'SCHEMA_MISMATCH')).toBe(true);
+    expect((error as Error).message).toContain('"extra"');
+    expect(await dataFiles(root)).toEqual([]);
+
+    const { table } = await writeTable(v0, 'SELECT 1 AS id, 2 AS extra', { mergeSchema: true });
+    expect(table.schema.fields.map((f) => [f.name, f.type])).toContainEqual(['extra', 'integer']);
+    expect((await readSnapshotRows(table))[0]).toMatchObject({ id: '1', extra: 2 });
+    const lines = (await readFile(join(root, '_delta_log', commitFileName(1)), 'utf8')).trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('{"metaData"'))).toHaveLength(1);
+  });
+
+  it('widens integers, floats and dates but not strings or narrowing', async () => {
+    const { table } = await writeTable(
+      v0,
+      "SELECT 1::INTEGER AS id, 2.5::FLOAT AS amount, DATE '2024-01-01' AS ts, 'x' AS country",
+    );
+    expect((await readSnapshotRows(table))[0]).toMatchObject({
+      id: '1',
+      amount: 2.5,
+      ts: '2024-01-01 00:00:00+00',
+    });
+    for (const sql of [
+      'SELECT 1 AS id, 2::BIGINT::VARCHAR AS amount',
+      "SELECT 1 AS id, 'x'::BLOB AS country",
+    ]) {
+      await expect(writeTable(table, sql)).rejects.toMatchObject({ code: 'SCHEMA_MISMATCH' });
+    }
+  });
+
+  it('accepts any query form, trailing comments, and struct fields in any order', async () => {
+    const { table } = await createTable(join(dir, 'nested'), {
+      schema: [
+        { name: 'id', type: 'long' },
+        {
+          name: 's',
+          type: {
+            type: 'struct',
+            fields: [
+              { name: 'a', type: 'integer', nullable: true, metadata: {} },
+              { name: 'b', type: 'string', nullable: true, metadata: {} },
+            ],
+          },
+        },
+      ],
+    });
+    const { table: v1 } = await writeTable(table, "FROM (VALUES (1, {'b': 'x', 'a': 2})) t(id, s); -- load");
+    const { table: v2 } = await writeTable(v1, "SELECT 2 AS id, {'a': 3, 'b': 'y'} AS s -- trailing comment");
+    expect(sortedById(await readSnapshotRows(v2))).toEqual([
+      { id: '1', s: { a: 2, b: 'x' } },
+      { id: '2', s: { a: 3, b: 'y' } },
+    ]);
+    await expect(writeTable(v2, "SELECT 3 AS id, {'a': 1} AS s")).rejects.toMatchObject({
+      code: 'SCHEMA_MISMATCH',
+    });
+  });
+
+  it('fails with CONSTRAINT_VIOLATION on nulls in a NOT NULL column and leaves no file behind', async () => {
+    const error = await writeTable(v0, 'SELECT * FROM (VALUES (1::BIGINT), (NULL)) t(id)').catch(
+      (e: unknown) => e,
+    );
+    expect(isLarderError(error, 'CONSTRAINT_VIOLATION')).toBe(true);
+    expect((await loadSnapshot(new LocalLogStore(root))).version).toBe(0);
+    expect(await dataFiles(root)).toEqual([]);
+  });
+
+  it('fails with SCHEMA_MISMATCH when a NOT NULL column is missing', async () => {
+    await expect(writeTable(v0, "SELECT 'FR' AS country")).rejects.toMatchObject({ code: 'SCHEMA_MISMATCH' });
+  });
+
+  it('enforces CHECK constraints of the table', async () => {
+    const dir2 = join(dir, 'checked');
+    const { table } = await createTable(dir2, {
+      schema: [{ name: 'qty', type: 'integer' }],
+      properties: { 'delta.constraints.qty_positive': 'qty > 0' },
+    });
+    expect(table.protocol.writerFeatures).toContain('checkConstraints');
+    await expect(writeTable(table, 'SELECT 3 AS qty')).resolves.toMatchObject({
+      metrics: { numOutputRows: 1 },
+    });
+    const error = await writeTable(table, 'SELECT -1 AS qty').catch((e: unknown) => e);
+    expect(isLarderError(error, 'CONSTRAINT_VIOLATION')).toBe(true);
+    expect((error as Error).message).toContain('qty_positive');
+    expect((await loadSnapshot(new LocalLogStore(dir2))).version).toBe(1);
+  });
+
+  it('refuses to overwrite an append-only table', async () => {
+    const dir2 = join(dir, 'append-only');
+    const { table } = await createTable(dir2, {
+      schema: [{ name: 'x', type: 'integer' }],
+      properties: { 'delta.appendOnly': true },
+    });
+    const { table: v1 } = await writeTable(table, 'SELECT 1 AS x');
+    await expect(writeTable(v1, 'SELECT 2 AS x', { mode: 'overwrite' })).rejects.toMatchObject({
+      code: 'CONSTRAINT_VIOLATION',
+    });
+  });
+
+  it('lets concurrent appends from one version both land, and fails an overwrite that raced an append', async () => {
+    const [a, b] = await Promise.all([
+      writeTable(v0, 'SELECT 1 AS id', {}),
+      writeTable(v0, 'SELECT 2 AS id', {}),
+    ]);
+    expect([a.table.version, b.table.version].sort()).toEqual([1, 2]);
+    const v2 = await loadSnapshot(new LocalLogStore(root));
+    expect(sortedById(await readSnapshotRows(v2)).map((r) => r.id)).toEqual(['1', '2']);
+
+    await writeTable(v2, 'SELECT 3 AS id');
+    const filesBefore = await dataFiles(root);
+    const error = await writeTable(v2, 'SELECT 4 AS id', { mode: 'overwrite' }).catch((e: unknown) => e);
+    expect(isLarderError(error, 'CONCURRENT_MODIFICATION')).toBe(true);
+    const latest = await loadSnapshot(new LocalLogStore(root));
+    expect(latest.version).toBe(3);
+    expect(sortedById(await readSnapshotRows(latest)).map((r) => r.id)).toEqual(['1', '2', '3']);
+    expect(await dataFiles(root), 'the losing overwrite deletes its files').toEqual(filesBefore);
+  });
+
+  it('skips a write whose application transaction version was already committed', async () => {
+    const app = { appId: 'nightly', version: 5 };
+    const first = await writeTable(v0, 'SELECT 1 AS id', { appTransaction: app });
+    expect(first.table.txns.get('nightly')?.version).toBe(5);
+    const again = await writeTable(first.table, 'SELECT 1 AS id', { appTransaction: app });
+    expect(again.table.version).toBe(1);
+    expect(again.metrics.numOutputRows).toBe(0);
+  });
+});

@@ -1,0 +1,246 @@
+/**
+ * WRITE: append rows to a table, or overwrite its content.
+ *
+ * Invariants:
+ * - The input schema is checked against the table (`reconcileSchema`)
+ *   before any file is written; a mismatch leaves the table and its folder
+ *   untouched.
+ * - An append is a blind append: it reads nothing, so concurrent commits
+ *   never make it fail (unless they change the metadata or protocol).
+ * - An overwrite removes every file of the version it read and conflicts
+ *   with any concurrent data change (Serializable).
+ * - Files written by a write that fails before its commit lands are deleted.
+ */
+import { rm } from 'node:fs/promises';
+import { connect } from '../../duckdb/duckdb.js';
+import { isLarderError, LarderError } from '../../errors.js';
+import type { Action, Metadata, Protocol, Remove } from '../log/actions.js';
+import { type DataType, type StructType, serializeSchema } from '../log/schema.js';
+import type { Snapshot } from '../log/snapshot.js';
+import { LocalLogStore } from '../storage/local-log-store.js';
+import type { LogStore } from '../storage/log-store.js';
+import { Transaction } from '../transaction/transaction.js';
+import { assertWritable, writerFeatures } from '../transaction/writer-protocol.js';
+import { dataFileLocalPath } from './data-file-path.js';
+import type { OperationResult } from './operation-result.js';
+import { reconcileSchema } from './schema-reconcile.js';
+import { writeDataFiles } from './write-files.js';
+import { prepareSource, type WriteSource } from './write-source.js';
+
+export interface WriteOptions {
+  /** `append` (default) adds rows; `overwrite` replaces the table's rows. */
+  readonly mode?: 'append' | 'overwrite';
+  /** Add input columns the table lacks to its schema. */
+  readonly mergeSchema?: boolean;
+  /** Free text stored in `commitInfo.userMetadata`. */
+  readonly userMetadata?: string;
+  /** Unpartitioned writes start a new file past this many bytes. */
+  readonly targetFileSize?: number;
+  readonly compression?: 'snappy' | 'zstd';
+  /**
+   * Idempotent writes: record `txn {appId, version}`; a write whose version
+   * is not above the one the table holds for `appId` is skipped.
+   */
+  readonly appTransaction?: { readonly appId: string; readonly version: number };
+  /** The store to commit through (default: a `LocalLogStore` at the snapshot's root). */
+  readonly store?: LogStore;
+}
+
+/** The metrics of a write, named as Spark names them in `commitInfo.operationMetrics`. */
+export interface WriteMetrics {
+  readonly numFiles: number;
+  readonly numOutputRows: number;
+  readonly numOutputBytes: number;
+  readonly numAddedFiles: number;
+  readonly numRemovedFiles: number;
+  readonly numRemovedBytes: number;
+  readonly executionTimeMs: number;
+}
+
+/**
+ * Append rows to, or overwrite, the table whose latest snapshot is `snapshot`.
+ *
+ * @example
+ * const { table, metrics } = await writeTable(snapshot, "SELECT * FROM read_parquet('new/*.parquet')");
+ * await writeTable(table, [{ id: 1n, country: 'FR' }], { mode: 'overwrite' });
+ */
+export async function writeTable(
+  snapshot: Snapshot,
+  source: WriteSource,
+  options: WriteOptions = {},
+): Promise<OperationResult<WriteMetrics>> {
+  const started = performance.now();
+  const store = options.store ?? new LocalLogStore(snapshot.root);
+  const table = snapshot.root;
+  const mode = options.mode ?? 'append';
+  assertWritable(snapshot.protocol, snapshot.metadata, table);
+  if (mode === 'overwrite' && snapshot.properties['delta.appendOnly'] === 'true') {
+    throw new LarderError(
+      'CONSTRAINT_VIOLATION',
+      `table ${table} is append-only (delta.appendOnly=true); it cannot be overwritten`,
+      {
+        table,
+        feature: 'appendOnly',
+      },
+    );
+  }
+  const app = options.appTransaction;
+  if (app && (snapshot.txns.get(app.appId)?.version ?? -1) >= app.version) {
+    return { table: snapshot, metrics: emptyMetrics(performance.now() - started) };
+  }
+
+  const connection = await connect();
+  try {
+    const input = await prepareSource(connection, source, snapshot.schema, {
+      table,
+      mergeSchema: options.mergeSchema,
+    });
+    try {
+      const mapping = snapshot.columnMappingMode;
+      const reconciled = reconcileSchema(snapshot.schema, input.columns, {
+        table,
+        mergeSchema: options.mergeSchema,
+        columnMappingMode: mapping,
+        maxColumnId: Number(snapshot.properties['delta.columnMapping.maxColumnId'] ?? 0),
+      });
+      const schemaChanged = reconciled.addedColumns.length > 0;
+      const written = await writeDataFiles({
+        root: snapshot.root,
+        schema: reconciled.schema,
+        partitionColumns: snapshot.partitionColumns,
+        sourceSql: `SELECT ${reconciled.projection} FROM (${input.sql}\n) AS __larder_input`,
+        columnMappingMode: mapping,
+        targetFileSize: options.targetFileSize,
+        compression: options.compression,
+        properties: snapshot.properties,
+        table,
+        connection,
+      });
+
+      const actions: Action[] = [];
+      if (schemaChanged) {
+        const configuration = { ...snapshot.metadata.configuration };
+        if (reconciled.maxColumnId !== undefined) {
+          configuration['delta.columnMapping.maxColumnId'] = String(reconciled.maxColumnId);
+        }
+        const metaData: Metadata = {
+          ...snapshot.metadata,
+          schemaString: serializeSchema(reconciled.schema),
+          configuration,
+        };
+        actions.push({ metaData });
+        const protocol = upgradedProtocol(snapshot.protocol, reconciled.schema);
+        if (protocol) actions.push({ protocol });
+      }
+      if (app) actions.push({ txn: { appId: app.appId, version: app.version, lastUpdated: Date.now() } });
+      const now = Date.now();
+      const removes: Remove[] = mode === 'overwrite' ? snapshot.files.map((f) => removeOf(f, now)) : [];
+      for (const remove of removes) actions.push({ remove });
+      for (const add of written.adds) actions.push({ add });
+
+      const removedBytes = removes.reduce((sum, r) => sum + (r.size ?? 0), 0);
+      const metrics: WriteMetrics = {
+        numFiles: written.adds.length,
+        numOutputRows: written.rows,
+        numOutputBytes: written.bytes,
+        numAddedFiles: written.adds.length,
+        numRemovedFiles: removes.length,
+        numRemovedBytes: removedBytes,
+        executionTimeMs: Math.round(performance.now() - started),
+      };
+      const commitMetrics: Record<string, number> = {
+        numFiles: metrics.numFiles,
+        numOutputRows: metrics.numOutputRows,
+        numOutputBytes: metrics.numOutputBytes,
+      };
+      if (mode === 'overwrite') {
+        commitMetrics.numRemovedFiles = metrics.numRemovedFiles;
+        commitMetrics.numRemovedBytes = metrics.numRemovedBytes;
+      }
+      const tx = new Transaction(store, snapshot, {
+        operation: 'WRITE',
+        operationParameters: {
+          mode: mode === 'overwrite' ? 'Overwrite' : 'Append',
+          partitionBy: JSON.stringify(snapshot.partitionColumns),
+        },
+        operationMetrics: commitMetrics,
+        isBlindAppend: mode === 'append',
+        readPredicate: mode === 'append' ? 'none' : 'all',
+        isolationLevel: 'Serializable',
+        userMetadata: options.userMetadata,
+      }).addActions(...actions);
+      try {
+        const result = await tx.commit();
+        return { table: result.snapshot, metrics };
+      } catch (error) {
+        if (isLarderError(error) && error.code !== 'IO_ERROR') {
+          await Promise.all(
+            written.adds.map((a) => {
+              const file = dataFileLocalPath(snapshot.root, a.path);
+              return file ? rm(file, { force: true }).catch(() => undefined) : undefined;
+            }),
+          );
+        }
+        throw error;
+      }
+    } finally {
+      await input.cleanup();
+    }
+  } finally {
+    connection.closeSync();
+  }
+}
+
+/** The tombstone of a live file, as Spark writes it. */
+export function removeOf(file: Snapshot['files'][number], deletionTimestamp: number): Remove {
+  return {
+    path: file.path,
+    deletionTimestamp,
+    dataChange: true,
+    extendedFileMetadata: true,
+    partitionValues: file.partitionValues,
+    size: file.size,
+    ...(file.deletionVector ? { deletionVector: file.deletionVector } : {}),
+    ...(file.baseRowId !== undefined && file.baseRowId !== null ? { baseRowId: file.baseRowId } : {}),
+    ...(file.defaultRowCommitVersion !== undefined && file.defaultRowCommitVersion !== null
+      ? { defaultRowCommitVersion: file.defaultRowCommitVersion }
+      : {}),
+  };
+}
+
+function emptyMetrics(elapsed: number): WriteMetrics {
+  return {
+    numFiles: 0,
+    numOutputRows: 0,
+    numOutputBytes: 0,
+    numAddedFiles: 0,
+    numRemovedFiles: 0,
+    numRemovedBytes: 0,
+    executionTimeMs: Math.round(elapsed),
+  };
+}
+
+function usesType(type: DataType, name: string): boolean {
+  if (typeof type === 'string') return type === name;
+  if (type.type === 'struct') return type.fields.some((f) => usesType(f.type, name));
+  if (type.type === 'array') return usesType(type.elementType, name);
+  return usesType(type.keyType, name) || usesType(type.valueType, name);
+}
+
+/** The protocol a schema change needs (timestamp_ntz columns need the feature), or undefined if unchanged. */
+function upgradedProtocol(protocol: Protocol, schema: StructType): Protocol | undefined {
+  const needsNtz = schema.fields.some((f) => usesType(f.type, 'timestamp_ntz'));
+  if (!needsNtz) return undefined;
+  if (protocol.minWriterVersion >= 7 && protocol.writerFeatures?.includes('timestampNtz')) return undefined;
+  const writer = new Set(writerFeatures(protocol));
+  writer.add('timestampNtz');
+  const reader = new Set(protocol.minReaderVersion >= 3 ? (protocol.readerFeatures ?? []) : []);
+  if (protocol.minReaderVersion === 2) reader.add('columnMapping');
+  reader.add('timestampNtz');
+  return {
+    minReaderVersion: 3,
+    minWriterVersion: 7,
+    readerFeatures: [...reader],
+    writerFeatures: [...writer],
+  };
+}
