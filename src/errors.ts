@@ -17,6 +17,8 @@ export type LarderErrorCode =
   | 'INVALID_ARGUMENT'
   | 'CONSTRAINT_VIOLATION'
   | 'SQL_ERROR'
+  | 'DUPLICATE_KEY'
+  | 'CHANGE_DATA_NOT_RECORDED'
   | 'IO_ERROR';
 
 /** Where an error happened: whatever of these applies. */
