@@ -1,0 +1,56 @@
+/**
+ * `larder sql "<statement>"`: run Larder SQL (DuckDB SQL plus `read_delta`)
+ * in the project folder and print the result. The statement comes from the
+ * argument, or from standard input when the argument is `-`.
+ *
+ * With several statements, `table` prints every result and `json`/`csv` print
+ * the last one, so their output stays one valid document.
+ */
+import { Command, Option } from 'commander';
+import { RESULT_FORMATS, type ResultFormat } from '../../sql/format-result.js';
+
+interface SqlCommandOptions {
+  readonly format: ResultFormat;
+  readonly cwd: string;
+}
+
+/** The `sql` command; its action writes the result to `process.stdout`. */
+export function sqlCommand(): Command {
+  return new Command('sql')
+    .description('run Larder SQL (DuckDB SQL with read_delta) and print the result')
+    .argument('<statement>', 'the SQL to run, or - to read it from standard input')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(RESULT_FORMATS).default('table'))
+    .addOption(new Option('--cwd <dir>', 'project folder').default(process.cwd()).hideHelp())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ larder sql "SELECT count(*) FROM read_delta('data/events')"
+  $ larder sql "SELECT * FROM read_delta('data/events', version => 3) WHERE day = '2024-05-01'" --format csv
+  $ echo "SELECT 42 AS answer" | larder sql - --format json`,
+    )
+    .action(async (statement: string, options: SqlCommandOptions) => {
+      const sql = statement === '-' ? await readStdin() : statement;
+      // Loaded here, not at the top, so `larder --help` does not start DuckDB.
+      const { SqlSession } = await import('../../sql/sql-session.js');
+      const { formatResult } = await import('../../sql/format-result.js');
+      const session = await SqlSession.open({ cwd: options.cwd });
+      try {
+        const results = await session.executeAll(sql);
+        const shown = options.format === 'table' ? results : results.slice(-1);
+        const texts = shown
+          .map((result) => formatResult(result, options.format))
+          .filter((text) => text !== '');
+        process.stdout.write(texts.join('\n'));
+      } finally {
+        session.close();
+      }
+    });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin)
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}

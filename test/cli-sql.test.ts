@@ -1,0 +1,129 @@
+/**
+ * `larder sql` as users run it: a real `node bin/larder.js` process in a fresh
+ * folder, reading the acceptance fixtures through `read_delta`, in each
+ * output format, with its exit codes and error messages.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+const launcher = join(repoRoot, 'bin', 'larder.js');
+const fixtures = resolve(repoRoot, '../shared/fixtures/delta-acceptance/reader_tests/generated');
+const basicAppend = join(fixtures, 'basic_append', 'delta');
+const basicPartitioned = join(fixtures, 'basic_partitioned', 'delta');
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+let cwd: string;
+
+/** Run `larder …args` in the temporary project folder. */
+function larder(args: readonly string[], input?: string): Promise<Run> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [launcher, ...args], {
+      cwd,
+      env: { ...process.env, LARDER_FROM_SOURCE: '1', LARDER_DEBUG: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', fail);
+    child.on('close', (code) => done({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Run a statement with `--format json` and parse the output; fails the test on a non-zero exit. */
+async function json(statement: string): Promise<unknown> {
+  const run = await larder(['sql', statement, '--format', 'json']);
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  return JSON.parse(run.stdout);
+}
+
+const sqlPath = (path: string) => `'${path.replaceAll("'", "''")}'`;
+
+beforeAll(async () => {
+  cwd = await mkdtemp(join(tmpdir(), 'larder-cli-sql-'));
+});
+
+afterAll(async () => {
+  await rm(cwd, { recursive: true, force: true });
+});
+
+describe('larder sql', () => {
+  it('prints a query result as a table with names, types and a row count', async () => {
+    const run = await larder(['sql', 'select 42 as x']);
+    expect(run.code).toBe(0);
+    expect(run.stdout.split('\n')).toEqual([
+      '┌─────────┐',
+      '│    x    │',
+      '│ integer │',
+      '├─────────┤',
+      '│      42 │',
+      '└─────────┘',
+      '1 row',
+      '',
+    ]);
+  });
+
+  it('creates the project folder .larder/warehouse on first use', async () => {
+    await larder(['sql', 'select 1']);
+    expect((await stat(join(cwd, '.larder', 'warehouse'))).isDirectory()).toBe(true);
+  });
+
+  it('prints JSON and CSV', async () => {
+    expect(await json('select 42 as x')).toEqual([{ x: 42 }]);
+    const csv = await larder(['sql', 'select 42 as x', '--format', 'csv']);
+    expect(csv.code).toBe(0);
+    expect(csv.stdout).toBe('x\n42\n');
+  });
+
+  it('counts the rows of a Delta table, latest and at version 0', async () => {
+    expect(await json(`SELECT count(*) AS n FROM read_delta(${sqlPath(basicAppend)})`)).toEqual([{ n: 5 }]);
+    expect(await json(`SELECT count(*) AS n FROM read_delta(${sqlPath(basicAppend)}, version => 0)`)).toEqual(
+      [{ n: 3 }],
+    );
+  });
+
+  it('filters a partitioned table on its partition column', async () => {
+    const rows = await json(
+      `SELECT letter, number, a_float FROM read_delta(${sqlPath(basicPartitioned)}) WHERE letter = 'a' ORDER BY number`,
+    );
+    expect(rows).toEqual([
+      { letter: 'a', number: 1, a_float: 1.1 },
+      { letter: 'a', number: 4, a_float: 4.4 },
+    ]);
+  });
+
+  it('reads the statement from standard input when it is -', async () => {
+    const run = await larder(['sql', '-', '--format', 'csv'], 'SELECT 1 AS a;\nSELECT 2 AS b;\n');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('b\n2\n');
+  });
+
+  it('fails with exit code 1 and names the path of a missing table', async () => {
+    const run = await larder(['sql', "SELECT * FROM read_delta('tables/missing')"]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^error \[TABLE_NOT_FOUND\]: .*'tables\/missing'/);
+  });
+
+  it('fails with exit code 1 and DuckDB message on a SQL error', async () => {
+    const run = await larder(['sql', 'SELECT no_such_column']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error \[SQL_ERROR\]: .*no_such_column/);
+  });
+});
