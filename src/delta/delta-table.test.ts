@@ -1,0 +1,76 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readSnapshotRows } from '../../test/protocol-validator.js';
+import { DeltaTable } from './delta-table.js';
+
+const ids = async (t: DeltaTable) =>
+  (await readSnapshotRows(t.snapshot)).map((r) => Number(r.id)).sort((a, b) => a - b);
+
+describe('DeltaTable', () => {
+  let dir: string;
+  let path: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'larder-delta-table-'));
+    path = join(dir, 'tx');
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates, appends, overwrites, restores and lists history', async () => {
+    const table = await DeltaTable.create(path, {
+      schema: [
+        { name: 'id', type: 'long', nullable: false },
+        { name: 'day', type: 'date' },
+      ],
+      partitionColumns: ['day'],
+    });
+    expect(table.version).toBe(0);
+    await table.append([{ id: 1n, day: '2024-05-01' }]);
+    expect(table.version).toBe(1);
+    await table.append("SELECT 2 AS id, DATE '2024-05-02' AS day");
+    expect(await ids(table)).toEqual([1, 2]);
+    const { metrics } = await table.overwrite([{ id: 3, day: new Date('2024-05-03T00:00:00Z') }]);
+    expect(metrics.numRemovedFiles).toBe(2);
+    expect(await ids(table)).toEqual([3]);
+    await table.restore(2);
+    expect(table.version).toBe(4);
+    expect(await ids(table)).toEqual([1, 2]);
+    expect((await table.history()).map((h) => h.operation)).toEqual([
+      'RESTORE',
+      'WRITE',
+      'WRITE',
+      'WRITE',
+      'CREATE TABLE',
+    ]);
+    expect(await table.history(2)).toHaveLength(2);
+  });
+
+  it('opens a version or a timestamp, and writes always go to the latest version', async () => {
+    const created = await DeltaTable.create(path, { schema: [{ name: 'id', type: 'long' }] });
+    await created.append('SELECT 1 AS id');
+    await created.append('SELECT 2 AS id');
+    const v1 = await DeltaTable.open(path, { version: 1 });
+    expect(v1.version).toBe(1);
+    expect(await ids(v1)).toEqual([1]);
+    const byTime = await DeltaTable.open(path, { timestamp: v1.snapshot.timestamp });
+    expect(byTime.version).toBeLessThanOrEqual(1);
+
+    const stale = await DeltaTable.open(path);
+    await created.append('SELECT 3 AS id');
+    expect(stale.version).toBe(2);
+    await stale.append('SELECT 4 AS id');
+    expect(stale.version).toBe(4);
+    expect(await ids(stale)).toEqual([1, 2, 3, 4]);
+
+    await v1.refresh();
+    expect(v1.version).toBe(4);
+    expect(await ids(v1)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('fails to open a folder without a table', async () => {
+    await expect(DeltaTable.open(join(dir, 'nothing'))).rejects.toMatchObject({ code: 'TABLE_NOT_FOUND' });
+  });
+});
