@@ -21,7 +21,7 @@ import { type Add, fileKey, type Metadata, type Protocol } from '../src/delta/lo
 import { listLog } from '../src/delta/log/replay.js';
 import { type DataType, parseSchema, physicalName, toDuckDBType } from '../src/delta/log/schema.js';
 import type { Snapshot } from '../src/delta/log/snapshot.js';
-import { dataFileLocalPath } from '../src/delta/operations/data-file-path.js';
+import { dataFileLocalPath } from '../src/delta/storage/data-file-path.js';
 import { LocalLogStore } from '../src/delta/storage/local-log-store.js';
 import { checkpointFileName, commitFileName } from '../src/delta/storage/log-store.js';
 import { queryJson, sharedConnection, sqlIdent, sqlString, sqlStringList } from '../src/duckdb/duckdb.js';

@@ -4,15 +4,14 @@
  * (or saw others commit) applies those commits to the snapshot it holds.
  *
  * Invariant: the result equals `loadSnapshot(store, { version })` for the
- * last commit applied (same reconciliation as log replay: removes first,
- * then adds, per commit, in version order; files keyed by path and
- * deletion vector).
+ * last commit applied: both reconcile actions through `LogState`.
  */
 import { LarderError } from '../../errors.js';
 import type { LogStore } from '../storage/log-store.js';
-import { type Add, type CommitActions, type DomainMetadata, fileKey, type Remove } from './actions.js';
+import type { CommitActions } from './actions.js';
+import { LogState } from './log-state.js';
 import { listLog, loadSnapshot, readCommit } from './replay.js';
-import { assertReadable, Snapshot } from './snapshot.js';
+import type { Snapshot } from './snapshot.js';
 
 /**
  * Apply `commits` (consecutive versions, starting right after
@@ -28,14 +27,7 @@ export function advanceSnapshot(
   timestamp: number,
 ): Snapshot {
   if (commits.length === 0) return snapshot;
-  let protocol = snapshot.protocol;
-  let metadata = snapshot.metadata;
-  const files = new Map<string, Add>();
-  for (const a of snapshot.files) files.set(fileKey(a), a);
-  const tombstones = new Map<string, Remove>();
-  for (const r of snapshot.tombstones) tombstones.set(fileKey(r), r);
-  const txns = new Map(snapshot.txns);
-  const domains = new Map<string, DomainMetadata>(snapshot.domainMetadata);
+  const state = LogState.of(snapshot);
   let expected = snapshot.version + 1;
   for (const commit of commits) {
     if (commit.version !== expected) {
@@ -46,37 +38,12 @@ export function advanceSnapshot(
       );
     }
     expected++;
-    if (commit.protocol) protocol = commit.protocol;
-    if (commit.metaData) metadata = commit.metaData;
-    for (const r of commit.remove) {
-      const key = fileKey(r);
-      if (!files.delete(key) && !r.deletionVector) {
-        for (const [k, a] of files) if (a.path === r.path) files.delete(k);
-      }
-      tombstones.set(key, r);
-    }
-    for (const a of commit.add) {
-      const key = fileKey(a);
-      files.set(key, a);
-      tombstones.delete(key);
-    }
-    for (const t of commit.txn) txns.set(t.appId, t);
-    for (const d of commit.domainMetadata) {
-      if (d.removed) domains.delete(d.domain);
-      else domains.set(d.domain, d);
-    }
+    state.apply(commit);
   }
-  assertReadable(protocol, snapshot.root);
-  return new Snapshot({
+  return state.toSnapshot({
     root: snapshot.root,
     version: expected - 1,
     timestamp,
-    protocol,
-    metadata,
-    files: [...files.values()],
-    tombstones: [...tombstones.values()],
-    txns,
-    domainMetadata: domains,
     checkpointVersion: snapshot.checkpointVersion,
   });
 }

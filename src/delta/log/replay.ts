@@ -3,26 +3,36 @@
  * checkpoint at or before that version, plus every commit after it, applied
  * in order (PROTOCOL.md "Action Reconciliation").
  *
- * Invariants: `_last_checkpoint` is a hint, used only when the listing shows
- * the checkpoint it names complete; an incomplete multi-part checkpoint is
- * ignored; a gap in the commits is a `CORRUPT_LOG` error naming the missing
- * version; a file that does not parse is a `CORRUPT_LOG` error naming it.
+ * Invariants:
+ * - The listing of `_delta_log/` is the truth. `_last_checkpoint` is a hint
+ *   for stores that cannot list cheaply; a local listing is complete, so it
+ *   is not read: a stale, missing or garbled hint changes nothing.
+ * - The newest complete checkpoint at or before the target is used; an
+ *   incomplete multi-part checkpoint is ignored; a checkpoint that cannot be
+ *   read (or lacks protocol or metadata) is skipped for an older one or the
+ *   JSON commits, and is a `CORRUPT_LOG` error naming it only when nothing
+ *   else can rebuild the version.
+ * - A gap in the commits is a `CORRUPT_LOG` error naming the missing
+ *   version; a commit line that is not an action is a `CORRUPT_LOG` error
+ *   naming the file and line.
+ * - A version older than the earliest one the log can rebuild (commits
+ *   cleaned up before the earliest checkpoint) is `VERSION_NOT_FOUND`.
  */
-import { LarderError } from '../../errors.js';
+import { isLarderError, LarderError } from '../../errors.js';
 import { commitFileName, type LogStore, parseLogName } from '../storage/log-store.js';
-import {
-  type Add,
-  type CommitActions,
-  type CommitInfo,
-  type DomainMetadata,
-  fileKey,
-  type Metadata,
-  type Protocol,
-  type Remove,
-  type Txn,
+import type {
+  Add,
+  CommitActions,
+  CommitInfo,
+  DomainMetadata,
+  Metadata,
+  Protocol,
+  Remove,
+  Txn,
 } from './actions.js';
 import { readCheckpoint } from './checkpoint-reader.js';
-import { assertReadable, Snapshot } from './snapshot.js';
+import { LogState } from './log-state.js';
+import type { Snapshot } from './snapshot.js';
 
 /** Which version to load: the latest, a version, or the latest at or before a time. */
 export interface SnapshotSelector {
@@ -34,7 +44,7 @@ export interface SnapshotSelector {
 /** The log files of a table, as a listing shows them. */
 export interface LogListing {
   readonly commits: ReadonlyMap<number, string>;
-  /** Complete checkpoints: version → part file names. */
+  /** Complete classic and multi-part checkpoints: version → part file names, in part order. */
   readonly checkpoints: ReadonlyMap<number, readonly string[]>;
   readonly latestVersion: number;
 }
@@ -55,10 +65,14 @@ export async function listLog(store: LogStore): Promise<LogListing> {
       set.names.push(name);
     }
   }
+  // Of several complete checkpoints of one version (all equivalent), the one with fewest parts.
   const checkpoints = new Map<number, string[]>();
   for (const [version, byCount] of parts) {
     for (const set of byCount.values()) {
-      if (set.names.length === set.parts) checkpoints.set(version, set.names.sort());
+      const chosen = checkpoints.get(version);
+      if (set.names.length === set.parts && (!chosen || set.parts < chosen.length)) {
+        checkpoints.set(version, set.names.sort());
+      }
     }
   }
   let latestVersion = -1;
@@ -89,7 +103,27 @@ export async function loadSnapshot(store: LogStore, selector: SnapshotSelector =
   } else if (selector.timestamp !== undefined) {
     target = await versionAtTimestamp(store, listing, toMillis(selector.timestamp));
   }
+  const earliest = earliestVersion(listing);
+  if (target < earliest) {
+    throw new LarderError(
+      'VERSION_NOT_FOUND',
+      `table ${store.root} has no version ${target} any more: the earliest version its log can rebuild is ${earliest}`,
+      { table: store.root, version: target, hint: 'commits before the earliest checkpoint were cleaned up' },
+    );
+  }
   return replay(store, listing, target);
+}
+
+/**
+ * The earliest version the log can rebuild: 0 while commit 0 exists, else
+ * the earliest complete checkpoint (a log without either is corrupt, and
+ * replay says which commit is missing).
+ */
+function earliestVersion(listing: LogListing): number {
+  if (listing.commits.has(0)) return 0;
+  let earliest: number | undefined;
+  for (const v of listing.checkpoints.keys()) if (earliest === undefined || v < earliest) earliest = v;
+  return earliest ?? 0;
 }
 
 function toMillis(value: number | Date | string): number {
@@ -144,29 +178,6 @@ async function versionAtTimestamp(store: LogStore, listing: LogListing, ms: numb
   return best;
 }
 
-async function chooseCheckpoint(
-  store: LogStore,
-  listing: LogListing,
-  target: number,
-): Promise<number | undefined> {
-  const hint = await store.read('_last_checkpoint').catch(() => undefined);
-  if (hint) {
-    try {
-      const { version } = JSON.parse(hint.toString('utf8')) as { version?: number };
-      if (typeof version === 'number' && version <= target && listing.checkpoints.has(version)) {
-        // Trust it only if no newer complete checkpoint is listed at or before the target.
-        const newer = [...listing.checkpoints.keys()].some((v) => v > version && v <= target);
-        if (!newer) return version;
-      }
-    } catch {
-      // A corrupt hint is ignored: the listing is the truth.
-    }
-  }
-  let best: number | undefined;
-  for (const v of listing.checkpoints.keys()) if (v <= target && (best === undefined || v > best)) best = v;
-  return best;
-}
-
 /** Parse one commit file. Throws `CORRUPT_LOG` naming the file and line. */
 export function parseCommit(version: number, text: string, fileName: string): CommitActions {
   const add: Add[] = [];
@@ -181,37 +192,78 @@ export function parseCommit(version: number, text: string, fileName: string): Co
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line.length === 0) continue;
-    let action: Record<string, unknown>;
-    try {
-      action = JSON.parse(line) as Record<string, unknown>;
-    } catch (error) {
-      throw new LarderError(
-        'CORRUPT_LOG',
-        `commit file ${fileName} is corrupt at line ${i + 1}: not valid JSON`,
-        {
-          file: fileName,
-          version,
-          cause: error,
-          hint: 'the file was truncated or edited; restore it from a backup',
-        },
-      );
-    }
-    if (action === null || typeof action !== 'object') {
-      throw new LarderError('CORRUPT_LOG', `commit file ${fileName} is corrupt at line ${i + 1}`, {
+    const corrupt = (what: string, cause?: unknown): LarderError =>
+      new LarderError('CORRUPT_LOG', `commit file ${fileName} is corrupt at line ${i + 1}: ${what}`, {
         file: fileName,
         version,
+        line: i + 1,
+        cause,
+        hint: 'the file was truncated or edited; restore it from a backup',
       });
+    let action: unknown;
+    try {
+      action = JSON.parse(line);
+    } catch (error) {
+      throw corrupt('not valid JSON', error);
     }
-    if (action.add) add.push(action.add as Add);
-    else if (action.remove) remove.push(action.remove as Remove);
-    else if (action.metaData) metaData = action.metaData as Metadata;
-    else if (action.protocol) protocol = action.protocol as Protocol;
-    else if (action.commitInfo) commitInfo = action.commitInfo as CommitInfo;
-    else if (action.cdc) cdc.push(action.cdc as CommitActions['cdc'][number]);
-    else if (action.txn) txn.push(action.txn as Txn);
-    else if (action.domainMetadata) domainMetadata.push(action.domainMetadata as DomainMetadata);
+    if (!isObject(action)) throw corrupt('not an action object');
+    if (action.add) add.push(checked(action.add, 'add', ADD_FIELDS, corrupt) as unknown as Add);
+    else if (action.remove) remove.push(checked(action.remove, 'remove', PATH, corrupt) as unknown as Remove);
+    else if (action.metaData)
+      metaData = checked(action.metaData, 'metaData', METADATA_FIELDS, corrupt) as unknown as Metadata;
+    else if (action.protocol)
+      protocol = checked(action.protocol, 'protocol', PROTOCOL_FIELDS, corrupt) as unknown as Protocol;
+    else if (action.commitInfo)
+      commitInfo = checked(action.commitInfo, 'commitInfo', [], corrupt) as unknown as CommitInfo;
+    else if (action.cdc)
+      cdc.push(checked(action.cdc, 'cdc', ADD_FIELDS, corrupt) as unknown as CommitActions['cdc'][number]);
+    else if (action.txn) txn.push(checked(action.txn, 'txn', TXN_FIELDS, corrupt) as unknown as Txn);
+    else if (action.domainMetadata)
+      domainMetadata.push(
+        checked(action.domainMetadata, 'domainMetadata', DOMAIN_FIELDS, corrupt) as unknown as DomainMetadata,
+      );
   }
   return { version, protocol, metaData, commitInfo, add, remove, cdc, txn, domainMetadata };
+}
+
+/** Required fields of an action and the `typeof` (or 'object') each must have. */
+type FieldRules = readonly (readonly [string, 'string' | 'number' | 'object'])[];
+const PATH: FieldRules = [['path', 'string']];
+const ADD_FIELDS: FieldRules = [...PATH, ['partitionValues', 'object']];
+// Databricks pipelines write a first metaData without schemaString: the snapshot's final metadata needs one.
+const METADATA_FIELDS: FieldRules = [['id', 'string']];
+const PROTOCOL_FIELDS: FieldRules = [
+  ['minReaderVersion', 'number'],
+  ['minWriterVersion', 'number'],
+];
+const TXN_FIELDS: FieldRules = [
+  ['appId', 'string'],
+  ['version', 'number'],
+];
+const DOMAIN_FIELDS: FieldRules = [
+  ['domain', 'string'],
+  ['configuration', 'string'],
+];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The action body if it is an object with the required fields, else the `corrupt` error. */
+function checked(
+  body: unknown,
+  kind: string,
+  rules: FieldRules,
+  corrupt: (what: string) => LarderError,
+): Record<string, unknown> {
+  if (!isObject(body)) throw corrupt(`"${kind}" is not an object`);
+  for (const [field, type] of rules) {
+    const value = body[field];
+    if (type === 'object' ? !isObject(value) : typeof value !== type) {
+      throw corrupt(`"${kind}" has no ${type} field "${field}"`);
+    }
+  }
+  return body;
 }
 
 /** Read and parse the commit file of `version`. */
@@ -229,90 +281,75 @@ export async function readCommit(store: LogStore, version: number): Promise<Comm
 }
 
 async function replay(store: LogStore, listing: LogListing, target: number): Promise<Snapshot> {
-  const checkpointVersion = await chooseCheckpoint(store, listing, target);
-  const start = checkpointVersion === undefined ? 0 : checkpointVersion + 1;
-  for (let v = start; v <= target; v++) {
-    if (!listing.commits.has(v)) {
+  const commits = new Map<number, Promise<CommitActions>>();
+  const commit = (v: number): Promise<CommitActions> => {
+    let read = commits.get(v);
+    if (!read) {
+      read = readCommit(store, v);
+      // Awaited below; a rejection must not go unhandled while a checkpoint is read.
+      read.catch(() => undefined);
+      commits.set(v, read);
+    }
+    return read;
+  };
+  const missingCommit = (from: number): number | undefined => {
+    for (let v = from; v <= target; v++) if (!listing.commits.has(v)) return v;
+    return undefined;
+  };
+  // Newest first; `undefined` stands for replaying from version 0.
+  const bases: (number | undefined)[] = [...listing.checkpoints.keys()]
+    .filter((v) => v <= target)
+    .sort((a, b) => b - a);
+  bases.push(undefined);
+
+  let checkpointError: unknown;
+  for (const checkpointVersion of bases) {
+    const start = checkpointVersion === undefined ? 0 : checkpointVersion + 1;
+    const missing = missingCommit(start);
+    if (missing !== undefined) {
+      // An older base needs every commit this one needs: nothing else can rebuild the version.
+      if (checkpointError) throw checkpointError;
       throw new LarderError(
         'CORRUPT_LOG',
-        `commit file ${commitFileName(v)} is missing from ${store.root}/_delta_log: cannot rebuild version ${target}`,
-        { table: store.root, version: v, file: commitFileName(v) },
+        `commit file ${commitFileName(missing)} is missing from ${store.root}/_delta_log: cannot rebuild version ${target}`,
+        { table: store.root, version: missing, file: commitFileName(missing) },
       );
     }
-  }
-  const [base, commits] = await Promise.all([
-    checkpointVersion === undefined
-      ? undefined
-      : readCheckpoint(store, listing.checkpoints.get(checkpointVersion)!, checkpointVersion),
-    Promise.all(Array.from({ length: target - start + 1 }, (_, i) => readCommit(store, start + i))),
-  ]);
-
-  let protocol = base?.protocol;
-  let metadata = base?.metaData;
-  const files = new Map<string, Add>();
-  const tombstones = new Map<string, Remove>();
-  const txns = new Map<string, Txn>();
-  const domains = new Map<string, DomainMetadata>();
-  if (base) {
-    for (const a of base.add) files.set(fileKey(a), a);
-    for (const r of base.remove) tombstones.set(fileKey(r), r);
-    for (const t of base.txn) txns.set(t.appId, t);
-    for (const d of base.domainMetadata) domains.set(d.domain, d);
-  }
-  let lastCommitInfo: CommitInfo | undefined;
-  for (const commit of commits) {
-    if (commit.protocol) protocol = commit.protocol;
-    if (commit.metaData) metadata = commit.metaData;
-    for (const r of commit.remove) {
-      const key = fileKey(r);
-      if (!files.delete(key) && !r.deletionVector) {
-        // A remove without its DV id still removes the file by path.
-        for (const [k, a] of files) if (a.path === r.path) files.delete(k);
+    // Start reading the commits while the checkpoint is read.
+    const versions = Array.from({ length: target - start + 1 }, (_, i) => start + i);
+    for (const v of versions) commit(v);
+    let base: CommitActions | undefined;
+    if (checkpointVersion !== undefined) {
+      try {
+        base = await readCheckpoint(store, listing.checkpoints.get(checkpointVersion)!, checkpointVersion);
+      } catch (error) {
+        if (!isLarderError(error, 'CORRUPT_LOG')) throw error;
+        checkpointError ??= error;
+        continue;
       }
-      tombstones.set(key, r);
     }
-    for (const a of commit.add) {
-      const key = fileKey(a);
-      files.set(key, a);
-      tombstones.delete(key);
-    }
-    for (const t of commit.txn) txns.set(t.appId, t);
-    for (const d of commit.domainMetadata) {
-      if (d.removed) domains.delete(d.domain);
-      else domains.set(d.domain, d);
-    }
-    lastCommitInfo = commit.commitInfo;
+    const state = LogState.of(base);
+    for (const c of await Promise.all(versions.map(commit))) state.apply(c);
+    return state.toSnapshot({
+      root: store.root,
+      version: target,
+      timestamp: await snapshotTimestamp(store, listing, target, state),
+      checkpointVersion,
+    });
   }
-  if (!protocol || !metadata) {
-    throw new LarderError(
-      'CORRUPT_LOG',
-      `table ${store.root} has no ${protocol ? 'metaData' : 'protocol'} action`,
-      {
-        table: store.root,
-        version: target,
-      },
-    );
-  }
-  assertReadable(protocol, store.root);
+  // Unreachable: the last base (version 0) either returns or throws.
+  throw checkpointError;
+}
 
-  let timestamp: number | undefined;
-  if (metadata.configuration['delta.enableInCommitTimestamps'] === 'true') {
-    timestamp = lastCommitInfo?.inCommitTimestamp;
-  }
-  if (timestamp === undefined) {
-    const name = listing.commits.get(target) ?? listing.checkpoints.get(target)?.[0];
-    timestamp = name ? await store.modificationTime(name) : undefined;
-  }
-  return new Snapshot({
-    root: store.root,
-    version: target,
-    timestamp: timestamp ?? 0,
-    protocol,
-    metadata,
-    files: [...files.values()],
-    tombstones: [...tombstones.values()],
-    txns,
-    domainMetadata: domains,
-    checkpointVersion,
-  });
+/** The commit timestamp of the replayed version: its in-commit timestamp when enabled, else its file time. */
+async function snapshotTimestamp(
+  store: LogStore,
+  listing: LogListing,
+  target: number,
+  state: LogState,
+): Promise<number> {
+  const inCommit = state.lastCommitInfo?.inCommitTimestamp;
+  if (inCommit !== undefined && state.inCommitTimestamps) return inCommit;
+  const name = listing.commits.get(target) ?? listing.checkpoints.get(target)?.[0];
+  return (name ? await store.modificationTime(name) : undefined) ?? 0;
 }

@@ -7,6 +7,7 @@
 import { LarderError } from '../../errors.js';
 import type { Add, DomainMetadata, Metadata, Protocol, Remove, Txn } from './actions.js';
 import { type ColumnMappingMode, parseSchema, type StructType } from './schema.js';
+import { fileStats } from './stats.js';
 
 /** Reader features Larder implements. Any other reader feature is refused. */
 export const SUPPORTED_READER_FEATURES: ReadonlySet<string> = new Set([
@@ -98,16 +99,25 @@ export class Snapshot {
 
   /** Total rows in live files according to stats and deletion vectors (undefined if any file lacks stats). */
   get numRecords(): number | undefined {
-    let total = 0;
-    for (const add of this.files) {
-      if (!add.stats) return undefined;
-      const n = (JSON.parse(add.stats) as { numRecords?: number }).numRecords;
-      if (n === undefined) return undefined;
-      total += n - (add.deletionVector?.cardinality ?? 0);
+    let total = numRecordsCache.get(this);
+    if (total === undefined) {
+      total = 0;
+      for (const add of this.files) {
+        const n = fileStats(add)?.numRecords;
+        if (typeof n !== 'number') {
+          total = null;
+          break;
+        }
+        total += n - (add.deletionVector?.cardinality ?? 0);
+      }
+      numRecordsCache.set(this, total);
     }
-    return total;
+    return total ?? undefined;
   }
 }
+
+/** `Snapshot.numRecords` per (frozen) snapshot; `null` when some file has no row count. */
+const numRecordsCache = new WeakMap<Snapshot, number | null>();
 
 /** Throw `UNSUPPORTED_FEATURE` unless Larder can read a table with this protocol. */
 export function assertReadable(protocol: Protocol, table: string): void {

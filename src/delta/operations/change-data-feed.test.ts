@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,9 +6,11 @@ import { connect } from '../../duckdb/duckdb.js';
 import { isLarderError } from '../../errors.js';
 import { loadSnapshot } from '../log/replay.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
+import { commitFileName } from '../storage/log-store.js';
 import { planChanges } from './change-data-feed.js';
 import { createTable } from './create.js';
 import { deleteFrom } from './delete.js';
+import { tableHistory } from './history.js';
 import { mergeTable } from './merge.js';
 import { writeTable } from './write.js';
 
@@ -71,6 +73,34 @@ describe.each([
       { id: 3, type: 'delete' },
     ]);
     expect(rows.every((r) => r.hasTimestamp)).toBe(true);
+  });
+
+  it('stamps each change with the commit timestamp that history and time travel use', async () => {
+    const store = new LocalLogStore(path);
+    // Version 3's file time goes backwards: it counts as 1 ms after version 2.
+    const T0 = Date.UTC(2024, 0, 1);
+    for (const [version, ms] of [T0, T0 + 60_000, T0 + 120_000, T0 + 90_000].entries()) {
+      await utimes(store.pathOf(commitFileName(version)), ms / 1000, ms / 1000);
+    }
+    const { sql } = await planChanges(store, { startVersion: 1 });
+    const connection = await connect();
+    try {
+      const result = await connection.runAndReadAll(
+        `SELECT DISTINCT _commit_version, epoch_ms(_commit_timestamp) AS ms FROM (${sql}) ORDER BY 1`,
+      );
+      const stamps = result.getRowObjectsJson().map((r) => [Number(r._commit_version), Number(r.ms)]);
+      expect(stamps).toEqual([
+        [1, T0 + 60_000],
+        [2, T0 + 120_000],
+        [3, T0 + 120_001],
+      ]);
+      const history = await tableHistory(store);
+      for (const [version, ms] of stamps) {
+        expect(history.find((h) => h.version === version)?.timestamp).toBe(ms);
+      }
+    } finally {
+      connection.closeSync();
+    }
   });
 
   it('limits the range to the versions asked for', async () => {

@@ -15,11 +15,10 @@
 import { sqlIdent, sqlString } from '../../duckdb/duckdb.js';
 import { LarderError } from '../../errors.js';
 import type { Add, CommitActions } from '../log/actions.js';
-import { listLog, loadSnapshot, readCommit } from '../log/replay.js';
+import { commitTimestamps, listLog, loadSnapshot, readCommit } from '../log/replay.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { planScan } from '../scan/scan.js';
 import type { LogStore } from '../storage/log-store.js';
-import { commitFileName } from '../storage/log-store.js';
 
 export interface ChangesOptions {
   /** First version of the range (inclusive). */
@@ -65,6 +64,7 @@ export async function planChanges(store: LogStore, options: ChangesOptions): Pro
     (await loadSnapshot(store, { version: start })).metadata.configuration['delta.enableChangeDataFeed'] ===
     'true';
   const columns = endSnapshot.schema.fields.map((f) => sqlIdent(f.name)).join(', ');
+  const timestamps = await commitTimestamps(store, listing);
   const parts: string[] = [];
   for (let version = start; version <= end; version++) {
     const commit = await readCommit(store, version);
@@ -76,7 +76,7 @@ export async function planChanges(store: LogStore, options: ChangesOptions): Pro
         { table, version, hint: "set delta.enableChangeDataFeed = 'true' and read from a later version" },
       );
     }
-    const timestamp = await commitTimestamp(store, commit, endSnapshot);
+    const timestamp = commitTimestamp(commit, endSnapshot, timestamps);
     const tag = (changeType: string | undefined) =>
       `${changeType === undefined ? '' : `${sqlString(changeType)} AS _change_type, `}${version}::BIGINT AS _commit_version, make_timestamptz(${timestamp * 1000}::BIGINT) AS _commit_timestamp`;
     if (commit.cdc.length > 0) {
@@ -114,12 +114,17 @@ export async function planChanges(store: LogStore, options: ChangesOptions): Pro
   return { sql: parts.join('\nUNION ALL\n'), startVersion: start, endVersion: end };
 }
 
-async function commitTimestamp(store: LogStore, commit: CommitActions, snapshot: Snapshot): Promise<number> {
+/** `_commit_timestamp` of a commit: its in-commit timestamp when enabled, else the one time travel uses. */
+function commitTimestamp(
+  commit: CommitActions,
+  snapshot: Snapshot,
+  timestamps: ReadonlyMap<number, number>,
+): number {
   if (
     snapshot.properties['delta.enableInCommitTimestamps'] === 'true' &&
     commit.commitInfo?.inCommitTimestamp
   ) {
     return commit.commitInfo.inCommitTimestamp;
   }
-  return (await store.modificationTime(commitFileName(commit.version))) ?? commit.commitInfo?.timestamp ?? 0;
+  return timestamps.get(commit.version) ?? commit.commitInfo?.timestamp ?? 0;
 }

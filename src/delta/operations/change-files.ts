@@ -11,7 +11,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AddCdcFile } from '../log/actions.js';
 import type { StructType } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
-import { dataFileLocalPath } from './data-file-path.js';
+import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { writeDataFiles } from './write-files.js';
 
 export const CHANGE_DATA_DIR = '_change_data';
@@ -64,8 +64,6 @@ export async function writeChangeFiles(
       dataChange: false,
     }),
   );
-  const writtenFiles = written.adds
-    .map((add) => dataFileLocalPath(root, add.path))
-    .filter((p): p is string => p !== undefined);
+  const writtenFiles = written.adds.map((add) => dataFileLocalPath(root, add.path));
   return { cdc, writtenFiles, rows: written.rows };
 }

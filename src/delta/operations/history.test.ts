@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DeltaTable } from '../delta-table.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import { commitFileName } from '../storage/log-store.js';
 import { createTable } from './create.js';
@@ -45,10 +46,42 @@ describe('tableHistory', () => {
     expect(await tableHistory(store, 0)).toEqual([]);
   });
 
-  it('uses the commit file time when a commit has no commitInfo', async () => {
+  it('lists a commit without commitInfo at its commit file time', async () => {
     await writeFile(store.pathOf(commitFileName(3)), '{"txn":{"appId":"x","version":1}}\n');
+    const at = new Date(Date.UTC(2030, 0, 1));
+    await utimes(store.pathOf(commitFileName(3)), at, at);
     const [latest] = await tableHistory(store, 1);
-    expect(latest).toMatchObject({ version: 3, operation: undefined });
-    expect(latest!.timestamp).toBe(await store.modificationTime(commitFileName(3)));
+    expect(latest).toMatchObject({ version: 3, operation: undefined, timestamp: at.getTime() });
+  });
+
+  it('reports the commit timestamps that time travel uses', async () => {
+    // Commit file times that disagree with commitInfo.timestamp, one of them going backwards.
+    const T0 = Date.UTC(2024, 0, 1);
+    const times = [T0, T0 + 60_000, T0 + 30_000];
+    for (const [version, ms] of times.entries()) {
+      await utimes(store.pathOf(commitFileName(version)), ms / 1000, ms / 1000);
+    }
+    const history = await tableHistory(store);
+    expect(history.map((h) => [h.version, h.timestamp])).toEqual([
+      [2, T0 + 60_001],
+      [1, T0 + 60_000],
+      [0, T0],
+    ]);
+    for (const h of history) {
+      expect((await DeltaTable.open(store.root, { timestamp: h.timestamp })).version).toBe(h.version);
+    }
+  });
+
+  it('gives timestamps that reopen each version of a table written in quick succession', async () => {
+    const table = await DeltaTable.open(store.root);
+    for (let i = 0; i < 3; i++) await table.append(`SELECT ${10 + i} AS id`);
+    const history = await tableHistory(store);
+    expect(history.map((h) => h.version)).toEqual([5, 4, 3, 2, 1, 0]);
+    for (const h of history) {
+      expect((await DeltaTable.open(store.root, { timestamp: h.timestamp })).version).toBe(h.version);
+      expect((await DeltaTable.open(store.root, { timestamp: new Date(h.timestamp) })).version).toBe(
+        h.version,
+      );
+    }
   });
 });

@@ -2,15 +2,21 @@
  * DESCRIBE HISTORY: the provenance of each version, newest first, from the
  * `commitInfo` of each commit still in the log (versions whose commit files
  * were cleaned up after a checkpoint are not listed).
+ *
+ * Invariant: an entry's `timestamp` is the commit timestamp time travel
+ * uses (`commitTimestamps`: the commit file's modification time, made
+ * strictly increasing), so opening the table at `timestamp` gives `version`.
+ * `commitInfo.timestamp` is when the writer started, not when the commit
+ * landed, and is not used.
  */
 import type { CommitInfo } from '../log/actions.js';
-import { listLog, readCommit } from '../log/replay.js';
+import { commitTimestamps, listLog, readCommit } from '../log/replay.js';
 import type { LogStore } from '../storage/log-store.js';
 
 /** One version of the table, as `DESCRIBE HISTORY` shows it. */
 export interface HistoryEntry {
   readonly version: number;
-  /** When the commit was made (ms): `inCommitTimestamp`, else `commitInfo.timestamp`, else the file's mtime. */
+  /** The commit timestamp (ms) that time travel and the change feed use for this version. */
   readonly timestamp: number;
   readonly operation: string | undefined;
   readonly operationParameters: Readonly<Record<string, unknown>>;
@@ -33,18 +39,15 @@ export async function tableHistory(store: LogStore, limit?: number): Promise<His
   const listing = await listLog(store);
   let versions = [...listing.commits.keys()].sort((a, b) => b - a);
   if (limit !== undefined) versions = versions.slice(0, Math.max(0, Math.floor(limit)));
+  if (versions.length === 0) return [];
+  const timestamps = await commitTimestamps(store, listing);
   return Promise.all(
     versions.map(async (version) => {
       const commit = await readCommit(store, version);
       const info: CommitInfo = commit.commitInfo ?? {};
-      const timestamp =
-        info.inCommitTimestamp ??
-        info.timestamp ??
-        (await store.modificationTime(listing.commits.get(version)!)) ??
-        0;
       return {
         version,
-        timestamp,
+        timestamp: timestamps.get(version) ?? 0,
         operation: info.operation,
         operationParameters: info.operationParameters ?? {},
         operationMetrics: info.operationMetrics ?? {},

@@ -6,10 +6,10 @@ import { readSnapshotRows } from '../../../test/protocol-validator.js';
 import { isLarderError } from '../../errors.js';
 import { loadSnapshot } from '../log/replay.js';
 import type { Snapshot } from '../log/snapshot.js';
+import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import { commitFileName } from '../storage/log-store.js';
 import { createTable } from './create.js';
-import { dataFileLocalPath } from './data-file-path.js';
 import { restoreTable } from './restore.js';
 import { writeTable } from './write.js';
 

@@ -13,11 +13,11 @@ import { LarderError } from '../../errors.js';
 import { type Action, fileKey } from '../log/actions.js';
 import { loadSnapshot, type SnapshotSelector } from '../log/replay.js';
 import type { Snapshot } from '../log/snapshot.js';
+import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import { assertWritable } from '../transaction/writer-protocol.js';
-import { dataFileLocalPath } from './data-file-path.js';
 import type { OperationResult } from './operation-result.js';
 import { removeOf } from './write.js';
 
@@ -76,7 +76,6 @@ export async function restoreTable(
   await Promise.all(
     toRestore.map(async (f) => {
       const local = dataFileLocalPath(snapshot.root, f.path);
-      if (local === undefined) return;
       try {
         await stat(local);
       } catch (error) {

@@ -21,7 +21,7 @@ import type { Snapshot } from '../log/snapshot.js';
 import { fileStats } from '../log/stats.js';
 import { deletionVectorPath, readDeletionVector, writeDeletionVectorFile } from '../scan/deletion-vector.js';
 import { planScan } from '../scan/scan.js';
-import { dataFileLocalPath } from './data-file-path.js';
+import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { removeOf } from './write.js';
 import { writeDataFiles } from './write-files.js';
 
@@ -123,8 +123,7 @@ export async function applyRowDeletions(
     });
     for (const add of written.adds) {
       actions.push({ add });
-      const local = dataFileLocalPath(snapshot.root, add.path);
-      if (local) writtenFiles.push(local);
+      writtenFiles.push(dataFileLocalPath(snapshot.root, add.path));
     }
     filesAdded += written.adds.length;
     rowsCopied = written.rows;
@@ -151,12 +150,6 @@ function mergeSorted(a: readonly number[], b: readonly number[]): number[] {
 
 async function countRows(connection: DuckDBConnection, snapshot: Snapshot, file: Add): Promise<number> {
   const local = dataFileLocalPath(snapshot.root, file.path);
-  if (!local) {
-    throw new LarderError('UNSUPPORTED_FEATURE', `file ${file.path} is not on the local file system`, {
-      table: snapshot.root,
-      file: file.path,
-    });
-  }
   const rows = await queryJson(
     connection,
     `SELECT sum(row_group_num_rows) AS n FROM (SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata(${sqlStringList([local])}))`,

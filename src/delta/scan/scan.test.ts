@@ -13,7 +13,7 @@ import { Snapshot } from '../log/snapshot.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import { serializeRoaring, writeDeletionVectorFile, z85Encode } from './deletion-vector.js';
 import type { Predicate } from './predicate.js';
-import { dataFilePath, planScan, readTableRows } from './scan.js';
+import { planScan, readTableRows } from './scan.js';
 
 const GENERATED = resolve(
   import.meta.dirname,
@@ -373,16 +373,6 @@ describe('planScan', () => {
   });
 
   it('reads files named by absolute file: URIs and URI-encoded relative paths', async () => {
-    const root = '/tables/t';
-    expect(dataFilePath(root, 'file:///data/c%20d.parquet')).toBe('/data/c d.parquet');
-    expect(dataFilePath(root, 'a%20b/x%25y.parquet')).toBe('/tables/t/a b/x%y.parquet');
-    expect(dataFilePath(root, 'letter=%252F%252520%2525f/p.parquet')).toBe(
-      '/tables/t/letter=%2F%2520%25f/p.parquet',
-    );
-    expect(dataFilePath(root, './q/../r.parquet')).toBe('/tables/t/r.parquet');
-    expect(() => dataFilePath(root, 's3://bucket/x.parquet')).toThrow(/only local files/);
-    expect(() => dataFilePath(root, 'bad%zz.parquet')).toThrow(/not a valid URI/);
-
     const snapshot = await writeTable({
       schema: [field('id', 'long')],
       files: [

@@ -34,7 +34,6 @@
  * are the live rows of the snapshot (those the predicate accepts).
  */
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { queryJson, sharedConnection, sqlIdent, sqlString } from '../../duckdb/duckdb.js';
 import { LarderError } from '../../errors.js';
 import type { Add } from '../log/actions.js';
@@ -46,7 +45,8 @@ import {
   type StructField,
   toDuckDBType,
 } from '../log/schema.js';
-import type { Snapshot } from '../log/snapshot.js';
+import { assertReadable, type Snapshot } from '../log/snapshot.js';
+import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { readDeletionVector } from './deletion-vector.js';
 import type { Literal, Predicate } from './predicate.js';
 import { filePruner, pruneContext, resolveColumn } from './prune.js';
@@ -106,6 +106,8 @@ interface ColumnPlan {
  * await connection.run(`SELECT sum(amount) FROM (${plan.sql})`);
  */
 export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): Promise<ScanPlan> {
+  // Snapshots from the log are checked when loaded; one built any other way is checked here.
+  assertReadable(snapshot.protocol, snapshot.root);
   const mode = snapshot.columnMappingMode;
   const context = pruneContext(snapshot);
   const partitions = new Set(snapshot.partitionColumns);
@@ -215,46 +217,15 @@ export async function readTableRows(
   return queryJson(await sharedConnection(), plan.sql, `reading table ${snapshot.root}`);
 }
 
-/** The absolute local path of a data file from its `add.path` (a relative or `file:` URI). */
-export function dataFilePath(root: string, filePath: string): string {
-  if (SCHEME.test(filePath)) {
-    if (filePath.startsWith('file:')) return fileURLToPath(filePath);
-    throw new LarderError('UNSUPPORTED_FEATURE', `data file ${filePath}: only local files are supported`, {
-      table: root,
-      file: filePath,
-      feature: 'remoteDataFile',
-    });
-  }
-  let decoded = filePath;
-  if (filePath.includes('%')) {
-    try {
-      decoded = decodeURIComponent(filePath);
-    } catch (error) {
-      throw new LarderError('CORRUPT_LOG', `data file path "${filePath}" is not a valid URI`, {
-        table: root,
-        file: filePath,
-        cause: error,
-      });
-    }
-  }
-  if (path.isAbsolute(decoded)) return decoded;
-  // path.join normalises; most paths need none, and this runs once per file per plan.
-  if (!DOT_SEGMENT.test(decoded) && !root.endsWith(path.sep)) return `${root}${path.sep}${decoded}`;
-  return path.join(root, decoded);
-}
-
-const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
-const DOT_SEGMENT = /(^|\/)\.{0,2}(\/|$)|\\/;
-
 /**
- * `dataFilePath` as a SQL string literal, given `sqlString(root + sep)`
+ * `dataFileLocalPath` as a SQL string literal, given `sqlString(root + sep)`
  * without its closing quote. Most paths are plain relative paths that need
  * no decoding, normalising or escaping: those are concatenated directly, as
  * this runs once per file per plan.
  */
 function quotedDataFilePath(root: string, quotedRootPrefix: string, filePath: string): string {
   if (isPlainRelative(filePath)) return `${quotedRootPrefix}${filePath}'`;
-  return sqlString(dataFilePath(root, filePath));
+  return sqlString(dataFileLocalPath(root, filePath));
 }
 
 function isPlainRelative(p: string): boolean {

@@ -110,6 +110,52 @@ describe('checkConflicts', () => {
     expect(conflicts(notNumber, winner({ add: [add('us', '2024')] }))).toBe(true);
   });
 
+  it('reads partition values under their physical names with column mapping', () => {
+    const mapped = parseSchema(
+      JSON.stringify({
+        type: 'struct',
+        fields: [
+          {
+            name: 'id',
+            type: 'long',
+            nullable: true,
+            metadata: { 'delta.columnMapping.physicalName': 'col-1' },
+          },
+          {
+            name: 'region',
+            type: 'string',
+            nullable: true,
+            metadata: { 'delta.columnMapping.physicalName': 'col-2' },
+          },
+        ],
+      }),
+    );
+    const ours = footprint({
+      schema: mapped,
+      partitionColumns: ['region'],
+      columnMappingMode: 'name',
+      readPredicate: { partitionFilter: { kind: 'compare', op: '=', column: 'region', value: 'eu' } },
+    });
+    const file = (region: string): Add => ({ ...add(region, null), partitionValues: { 'col-2': region } });
+    expect(conflicts(ours, winner({ add: [file('us')] }))).toBe(false);
+    expect(conflicts(ours, winner({ add: [file('eu')] }))).toBe(true);
+  });
+
+  it('uses the stats of added files for a filter on a data column, as scan pruning does', () => {
+    const ours = filter({ kind: 'compare', op: '=', column: 'id', value: 1 });
+    const withIds = (min: number, max: number): Add => ({
+      ...add('eu', '2024'),
+      stats: JSON.stringify({
+        numRecords: 5,
+        minValues: { id: min },
+        maxValues: { id: max },
+        nullCount: { id: 0 },
+      }),
+    });
+    expect(conflicts(ours, winner({ add: [withIds(5, 10)] }))).toBe(false);
+    expect(conflicts(ours, winner({ add: [withIds(0, 10)] }))).toBe(true);
+  });
+
   it('names the table, the winning version and the conflicting file', () => {
     expect(() =>
       checkConflicts(footprint(), winner({ add: [add('eu', '2024')], commitInfo: { operation: 'MERGE' } })),

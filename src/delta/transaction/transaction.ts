@@ -288,6 +288,7 @@ export class Transaction {
       isolationLevel: this.#options.isolationLevel ?? 'Serializable',
       schema: this.#read?.schema,
       partitionColumns: this.#read?.partitionColumns ?? [],
+      columnMappingMode: this.#read?.columnMappingMode,
     };
   }
 
