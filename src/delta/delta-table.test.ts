@@ -74,3 +74,41 @@ describe('DeltaTable', () => {
     await expect(DeltaTable.open(join(dir, 'nothing'))).rejects.toMatchObject({ code: 'TABLE_NOT_FOUND' });
   });
 });
+
+describe('DeltaTable maintenance', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'larder-delta-table-maintenance-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('updates, clusters, optimizes, clones, describes and vacuums through the facade', async () => {
+    const table = await DeltaTable.create(join(dir, 'prod'), {
+      schema: [
+        { name: 'id', type: 'long', nullable: false },
+        { name: 'score', type: 'integer' },
+      ],
+    });
+    for (let i = 0; i < 3; i++) {
+      await table.append(`SELECT (${i * 10} + j)::BIGINT AS id, j::INTEGER AS score FROM range(10) t(j)`);
+    }
+    expect((await table.update({ set: { score: '-1' }, where: 'id < 5' })).metrics.numUpdatedRows).toBe(5);
+    await table.clusterBy(['score']);
+    expect(table.describeDetail().clusteringColumns).toEqual(['score']);
+    const optimized = await table.optimize();
+    expect(optimized.metrics.numAddedFiles).toBe(1);
+    expect(table.describeDetail().numFiles).toBe(1);
+    expect(await ids(table)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+
+    const dev = await DeltaTable.clone(table, join(dir, 'dev'));
+    expect(dev.version).toBe(0);
+    expect(await ids(dev)).toEqual(await ids(table));
+
+    const vacuumed = await table.vacuum({ dryRun: true, now: Date.now() + 8 * 86_400_000 });
+    expect(vacuumed.metrics.numDeletedFiles).toBeGreaterThan(0);
+    expect((await table.vacuum()).metrics.numDeletedFiles).toBe(0);
+    expect((await table.history(2)).map((h) => h.operation)).toEqual(['VACUUM END', 'VACUUM START']);
+  });
+});

@@ -12,12 +12,18 @@ import { latestSnapshot } from './log/advance-snapshot.js';
 import { loadSnapshot, type SnapshotSelector } from './log/replay.js';
 import type { Snapshot } from './log/snapshot.js';
 import { type ChangesOptions, planChanges } from './operations/change-data-feed.js';
+import { type CloneOptions, cloneTable } from './operations/clone.js';
+import { type ClusteringMetrics, setClusteringColumns } from './operations/clustering.js';
 import { type CreateTableOptions, createTable } from './operations/create.js';
 import { type DeleteMetrics, type DeleteOptions, deleteFrom } from './operations/delete.js';
+import { describeDetail, type TableDetail } from './operations/describe-detail.js';
 import { type HistoryEntry, tableHistory } from './operations/history.js';
 import { type MergeMetrics, type MergeOptions, mergeTable } from './operations/merge.js';
 import type { OperationResult } from './operations/operation-result.js';
+import { type OptimizeMetrics, type OptimizeOptions, optimizeTable } from './operations/optimize.js';
 import { type RestoreMetrics, type RestoreOptions, restoreTable } from './operations/restore.js';
+import { type UpdateMetrics, type UpdateOptions, updateTable } from './operations/update.js';
+import { type VacuumMetrics, type VacuumOptions, vacuumTable } from './operations/vacuum.js';
 import { type WriteMetrics, type WriteOptions, writeTable } from './operations/write.js';
 import type { WriteSource } from './operations/write-source.js';
 import { readTableRows, type ScanOptions } from './scan/scan.js';
@@ -161,6 +167,73 @@ export class DeltaTable {
     options: Omit<DeleteOptions, 'store'> = {},
   ): Promise<OperationResult<DeleteMetrics>> {
     return this.#apply(deleteFrom(await this.#latest(), predicate, { ...options, store: this.#store }));
+  }
+
+  /**
+   * Set columns of the rows matching a DuckDB SQL predicate (every row without one).
+   *
+   * @example
+   * await table.update({ set: { score: 'score + 1' }, where: "segment = 'retail'" });
+   */
+  async update(options: Omit<UpdateOptions, 'store'>): Promise<OperationResult<UpdateMetrics>> {
+    return this.#apply(updateTable(await this.#latest(), { ...options, store: this.#store }));
+  }
+
+  /**
+   * OPTIMIZE: compact small files (optionally only in the partitions `where`
+   * selects), Z-ordered by `zorderBy` or the clustering columns.
+   *
+   * @example
+   * await table.optimize({ zorderBy: ['customer_id', 'days_since_last_transaction'] });
+   */
+  async optimize(options: Omit<OptimizeOptions, 'store'> = {}): Promise<OperationResult<OptimizeMetrics>> {
+    return this.#apply(optimizeTable(await this.#latest(), { ...options, store: this.#store }));
+  }
+
+  /**
+   * VACUUM: delete the files no version within the retention needs.
+   *
+   * @example
+   * const { metrics } = await table.vacuum({ retentionHours: 168, dryRun: true });
+   */
+  async vacuum(options: Omit<VacuumOptions, 'store'> = {}): Promise<OperationResult<VacuumMetrics>> {
+    return this.#apply(vacuumTable(await this.#latest(), { ...options, store: this.#store }));
+  }
+
+  /**
+   * ALTER TABLE … CLUSTER BY: the columns OPTIMIZE and optimized writes sort by (`[]` for none).
+   *
+   * @example
+   * await table.clusterBy(['customer_id']);
+   */
+  async clusterBy(columns: readonly string[]): Promise<OperationResult<ClusteringMetrics>> {
+    return this.#apply(setClusteringColumns(await this.#latest(), columns, { store: this.#store }));
+  }
+
+  /**
+   * Shallow-clone the version `source` shows to a new table at `targetPath`.
+   *
+   * @example
+   * const dev = await DeltaTable.clone(await DeltaTable.open('/data/prod/features'), '/data/dev/features');
+   */
+  static async clone(
+    source: DeltaTable,
+    targetPath: string,
+    options: CloneOptions = {},
+  ): Promise<DeltaTable> {
+    const store = options.store ?? new LocalLogStore(targetPath);
+    const { table } = await cloneTable(source.snapshot, targetPath, { ...options, store });
+    return new DeltaTable(store, table);
+  }
+
+  /**
+   * DESCRIBE DETAIL of the version this object shows.
+   *
+   * @example
+   * const { numFiles, sizeInBytes } = table.describeDetail();
+   */
+  describeDetail(): TableDetail {
+    return describeDetail(this.#snapshot);
   }
 
   /**

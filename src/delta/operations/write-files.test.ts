@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queryJson, sharedConnection, sqlString } from '../../duckdb/duckdb.js';
 import { isLarderError } from '../../errors.js';
 import { parseSchema, type StructType } from '../log/schema.js';
-import { dataFileLocalPath } from './data-file-path.js';
+import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { writeDataFiles } from './write-files.js';
 
 function schemaOf(fields: readonly [string, unknown, boolean?][]): StructType {

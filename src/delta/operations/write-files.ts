@@ -34,7 +34,7 @@ import {
   type StructType,
   toDuckDBType,
 } from '../log/schema.js';
-import { encodeDataFilePath } from './data-file-path.js';
+import { encodeDataFilePath } from '../storage/data-file-path.js';
 
 /** Default upper bound of an unpartitioned data file (DuckDB starts a new file past it). */
 export const DEFAULT_TARGET_FILE_SIZE = 256 * 1024 * 1024;

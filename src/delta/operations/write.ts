@@ -17,12 +17,14 @@ import { isLarderError, LarderError } from '../../errors.js';
 import type { Action, Metadata, Protocol, Remove } from '../log/actions.js';
 import { type DataType, type StructType, serializeSchema } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
+import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import { assertWritable, writerFeatures } from '../transaction/writer-protocol.js';
-import { dataFileLocalPath } from './data-file-path.js';
+import { autoCompact, autoCompactEnabled, optimizedWrite, optimizeWriteEnabled } from './auto-optimize.js';
 import type { OperationResult } from './operation-result.js';
+import type { OptimizeMetrics } from './optimize.js';
 import { reconcileSchema } from './schema-reconcile.js';
 import { writeDataFiles } from './write-files.js';
 import { prepareSource, type WriteSource } from './write-source.js';
@@ -42,6 +44,18 @@ export interface WriteOptions {
    * is not above the one the table holds for `appId` is skipped.
    */
   readonly appTransaction?: { readonly appId: string; readonly version: number };
+  /**
+   * Optimized write (default: table property `delta.autoOptimize.optimizeWrite`):
+   * the autotuned target file size and, on a table with clustering columns,
+   * rows sorted by the clustering key.
+   */
+  readonly optimizeWrite?: boolean;
+  /**
+   * Auto compaction (default: table property `delta.autoOptimize.autoCompact`):
+   * after the write, bin-pack the partitions it touched that hold more than
+   * 50 small files (a separate OPTIMIZE commit).
+   */
+  readonly autoCompact?: boolean;
   /** The store to commit through (default: a `LocalLogStore` at the snapshot's root). */
   readonly store?: LogStore;
 }
@@ -55,6 +69,10 @@ export interface WriteMetrics {
   readonly numRemovedFiles: number;
   readonly numRemovedBytes: number;
   readonly executionTimeMs: number;
+  /** The auto compaction that followed the write, when one was committed. */
+  readonly autoCompaction?: OptimizeMetrics;
+  /** Why the auto compaction after the write failed (the write itself succeeded). */
+  readonly autoCompactionError?: string;
 }
 
 /**
@@ -104,13 +122,23 @@ export async function writeTable(
         maxColumnId: Number(snapshot.properties['delta.columnMapping.maxColumnId'] ?? 0),
       });
       const schemaChanged = reconciled.addedColumns.length > 0;
+      let sourceSql = `SELECT ${reconciled.projection} FROM (${input.sql}\n) AS __larder_input`;
+      let targetFileSize = options.targetFileSize;
+      if (optimizeWriteEnabled(snapshot, options.optimizeWrite)) {
+        ({ sourceSql, targetFileSize } = await optimizedWrite(
+          snapshot,
+          connection,
+          sourceSql,
+          targetFileSize,
+        ));
+      }
       const written = await writeDataFiles({
         root: snapshot.root,
         schema: reconciled.schema,
         partitionColumns: snapshot.partitionColumns,
-        sourceSql: `SELECT ${reconciled.projection} FROM (${input.sql}\n) AS __larder_input`,
+        sourceSql,
         columnMappingMode: mapping,
-        targetFileSize: options.targetFileSize,
+        targetFileSize,
         compression: options.compression,
         properties: snapshot.properties,
         table,
@@ -171,7 +199,17 @@ export async function writeTable(
       }).addActions(...actions);
       try {
         const result = await tx.commit();
-        return { table: result.snapshot, metrics };
+        if (!autoCompactEnabled(result.snapshot, options.autoCompact))
+          return { table: result.snapshot, metrics };
+        const compaction = await autoCompact(result.snapshot, written.adds, store);
+        return {
+          table: compaction.table,
+          metrics: {
+            ...metrics,
+            ...(compaction.metrics ? { autoCompaction: compaction.metrics } : {}),
+            ...(compaction.error ? { autoCompactionError: compaction.error } : {}),
+          },
+        };
       } catch (error) {
         if (isLarderError(error) && error.code !== 'IO_ERROR') {
           await Promise.all(

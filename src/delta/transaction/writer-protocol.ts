@@ -24,6 +24,7 @@ export const SUPPORTED_WRITER_FEATURES: ReadonlySet<string> = new Set([
   'timestampNtz',
   'columnMapping',
   'domainMetadata',
+  'clustering',
   'vacuumProtocolCheck',
   'generatedColumns',
   'identityColumns',
