@@ -19,7 +19,12 @@ export type LarderErrorCode =
   | 'SQL_ERROR'
   | 'DUPLICATE_KEY'
   | 'CHANGE_DATA_NOT_RECORDED'
-  | 'IO_ERROR';
+  | 'IO_ERROR'
+  | 'SCHEMA_ALREADY_EXISTS'
+  | 'SCHEMA_NOT_FOUND'
+  | 'VIEW_ALREADY_EXISTS'
+  | 'VIEW_NOT_FOUND'
+  | 'VIEW_CYCLE';
 
 /** Where an error happened: whatever of these applies. */
 export interface LarderErrorContext {

@@ -131,6 +131,48 @@ describe.each([
     expect((await loadSnapshot(new LocalLogStore(path))).version).toBe(1);
   });
 
+  it('joins on a general condition without keys, inserting the source rows it matches nowhere', async () => {
+    const snapshot = await loadSnapshot(new LocalLogStore(path));
+    // Source ids are 1000 + target id: only a computed condition matches them.
+    const { metrics } = await mergeTable(snapshot, {
+      source: `SELECT * FROM (VALUES (1002::BIGINT, 'two', 'eu'), (1004::BIGINT, 'four', 'eu'), (5000::BIGINT, 'new', 'eu')) s(id, value, region)`,
+      on: [],
+      onCondition: 't.id + 1000 = s.id',
+      whenMatched: [{ action: 'update', set: { value: 's.value' } }],
+    });
+    expect(metrics).toMatchObject({
+      numTargetRowsUpdated: 2,
+      numTargetRowsInserted: 1,
+      numTargetRowsDeleted: 0,
+    });
+    const after = await rows(path);
+    expect(after).toHaveLength(101);
+    expect(after.find((r) => r.id === 2)?.value).toBe('two');
+    expect(after.find((r) => r.id === 4)?.value).toBe('four');
+    expect(after.find((r) => r.id === 5000)?.value).toBe('new');
+    expect(after.find((r) => r.id === 1002)).toBeUndefined();
+  });
+
+  it('combines key columns with an extra condition, and inserts the rows the condition leaves unmatched', async () => {
+    const snapshot = await loadSnapshot(new LocalLogStore(path));
+    const { metrics } = await mergeTable(snapshot, {
+      source: `SELECT * FROM (VALUES (10::BIGINT, 'ten', 'eu'), (11::BIGINT, 'eleven', 'us')) s(id, value, region)`,
+      on: ['id'],
+      onCondition: "t.region = 'eu'",
+      whenNotMatched: [{ action: 'insert' }],
+    });
+    // id 10 is in eu and matches; id 11 is in us, so it is not matched and is inserted again.
+    expect(metrics).toMatchObject({ numTargetRowsUpdated: 1, numTargetRowsInserted: 1 });
+    const after = await rows(path);
+    expect(
+      after
+        .filter((r) => r.id === 11)
+        .map((r) => r.value)
+        .sort(),
+    ).toEqual(['eleven', 'v11']);
+    expect(after.find((r) => r.id === 10)?.value).toBe('ten');
+  });
+
   it('merges repeatedly into the same file, accumulating deleted positions', async () => {
     for (let round = 0; round < 4; round++) {
       const snapshot = await loadSnapshot(new LocalLogStore(path));

@@ -26,12 +26,12 @@ import type { Snapshot } from '../log/snapshot.js';
 import type { Literal, Predicate } from '../scan/predicate.js';
 import { filePruner, pruneContext } from '../scan/prune.js';
 import { planScan } from '../scan/scan.js';
+import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import { assertWritable } from '../transaction/writer-protocol.js';
 import { writeChangeFiles } from './change-files.js';
-import { dataFileLocalPath } from './data-file-path.js';
 import type { OperationResult } from './operation-result.js';
 import { applyRowDeletions, FILE_COLUMN, ROW_COLUMN } from './row-deletions.js';
 import { reconcileSchema } from './schema-reconcile.js';
@@ -60,8 +60,13 @@ export interface MergeInsert {
 
 export interface MergeOptions {
   readonly source: WriteSource;
-  /** Key columns, named alike in source and target. */
+  /** Key columns, named alike in source and target (may be empty when `onCondition` is given). */
   readonly on: readonly string[];
+  /**
+   * A general join condition, DuckDB SQL over `t` and `s`, ANDed with the
+   * key equalities of `on` (files are still pruned by those keys).
+   */
+  readonly onCondition?: string;
   /** Default: update every column from the source. */
   readonly whenMatched?: readonly (MergeUpdate | MergeDelete)[];
   /** Default: insert the source row. */
@@ -87,6 +92,9 @@ export interface MergeMetrics {
   readonly executionTimeMs: number;
 }
 
+/** The column numbering source rows when the merge joins on a general condition. */
+const SOURCE_ROW = '__larder_src_row';
+
 /** The largest distinct-key count pruned by value; above it, by range. */
 const IN_LIST_LIMIT = 2000;
 
@@ -111,10 +119,13 @@ export async function mergeTable(
   const store = options.store ?? new LocalLogStore(table);
   const whenMatched = options.whenMatched ?? [{ action: 'update' }];
   const whenNotMatched = options.whenNotMatched ?? [{ action: 'insert' }];
-  if (options.on.length === 0) {
-    throw new LarderError('INVALID_ARGUMENT', `merge into ${table} needs at least one key column in "on"`, {
-      table,
-    });
+  const onCondition = options.onCondition?.trim() ? options.onCondition.trim() : undefined;
+  if (options.on.length === 0 && onCondition === undefined) {
+    throw new LarderError(
+      'INVALID_ARGUMENT',
+      `merge into ${table} needs at least one key column in "on" or an "onCondition"`,
+      { table },
+    );
   }
   const fieldsByName = new Map(snapshot.schema.fields.map((f) => [f.name.toLowerCase(), f]));
   const keys = options.on.map((key) => {
@@ -154,12 +165,15 @@ export async function mergeTable(
       input.columns.filter((c) => fieldsByName.has(c.name.toLowerCase())),
       { table, columnMappingMode: snapshot.columnMappingMode },
     );
-    await connection.run(`CREATE TEMP TABLE ${src} AS SELECT * FROM (${input.sql}) AS s`);
+    // With a general condition, unmatched source rows are found by a row id rather than by keys.
+    await connection.run(
+      `CREATE TEMP TABLE ${src} AS SELECT *${onCondition !== undefined ? `, row_number() OVER () AS ${SOURCE_ROW}` : ''} FROM (${input.sql}) AS s`,
+    );
 
     // Prune target files by the source keys.
     const keyStats = await queryJson(
       connection,
-      `SELECT count(*) AS n, ${keys
+      `SELECT count(*) AS n${keys.length > 0 ? ', ' : ''}${keys
         .map(
           (k, i) =>
             `min(${sqlIdent(k)}) AS min${i}, max(${sqlIdent(k)}) AS max${i}, count(DISTINCT ${sqlIdent(k)}) AS d${i}`,
@@ -175,7 +189,10 @@ export async function mergeTable(
     const candidates = numSourceRows === 0 ? [] : snapshot.files.filter(prune);
 
     const allColumns = snapshot.schema.fields.map((f) => f.name);
-    const on = keys.map((k) => `t.${sqlIdent(k)} = s.${sqlIdent(k)}`).join(' AND ');
+    const on = [
+      ...keys.map((k) => `t.${sqlIdent(k)} = s.${sqlIdent(k)}`),
+      ...(onCondition !== undefined ? [`(${onCondition})`] : []),
+    ].join(' AND ');
     const cond = (c?: string) => (c && c.trim().length > 0 ? `(${c})` : 'true');
 
     // Matched pairs: which clause applies, the pre-image and the post-image.
@@ -197,7 +214,7 @@ export async function mergeTable(
     const scan = await planScan(snapshot, { files: candidates, withRowIds: true });
     await connection.run(
       `CREATE TEMP TABLE ${matched} AS SELECT t.${FILE_COLUMN}, t.${ROW_COLUMN}, ${clauseCase} AS __clause,
-         ${keys.map((k, i) => `s.${sqlIdent(k)} AS __key${i}`).join(', ')},
+         ${keys.map((k, i) => `s.${sqlIdent(k)} AS __key${i}, `).join('')}${onCondition !== undefined ? `s.${SOURCE_ROW} AS ${SOURCE_ROW},` : ''}
          ${allColumns.map((c) => `t.${sqlIdent(c)} AS ${sqlIdent(`__pre_${c}`)}`).join(', ')},
          ${allColumns.map((c) => `${post(c)} AS ${sqlIdent(`__post_${c}`)}`).join(', ')}
        FROM (${scan.sql}) AS t JOIN ${src} AS s ON ${on}`,
@@ -210,8 +227,12 @@ export async function mergeTable(
     if (duplicate.length > 0) {
       throw new LarderError(
         'DUPLICATE_KEY',
-        `merge into ${table}: several source rows match the same target row (keys ${keys.join(', ')})`,
-        { table, column: keys.join(','), hint: 'deduplicate the source by the merge keys' },
+        `merge into ${table}: several source rows match the same target row (${onCondition !== undefined ? `condition ${onCondition}` : `keys ${keys.join(', ')}`})`,
+        {
+          table,
+          column: keys.join(','),
+          hint: 'deduplicate the source so that each target row matches one source row',
+        },
       );
     }
 
@@ -234,7 +255,11 @@ export async function mergeTable(
       `CREATE TEMP TABLE ${inserts} AS SELECT ${allColumns.map((c) => `${insertValue(c)} AS ${sqlIdent(c)}`).join(', ')}
        FROM ${src} AS s
        WHERE ${whenNotMatched.length === 0 ? 'false' : `${insertCase} >= 0`}
-         AND NOT EXISTS (SELECT 1 FROM ${matched} m WHERE ${keys.map((k, i) => `m.__key${i} = s.${sqlIdent(k)}`).join(' AND ')})`,
+         AND NOT EXISTS (SELECT 1 FROM ${matched} m WHERE ${
+           onCondition !== undefined
+             ? `m.${SOURCE_ROW} = s.${SOURCE_ROW}`
+             : keys.map((k, i) => `m.__key${i} = s.${sqlIdent(k)}`).join(' AND ')
+         })`,
     );
 
     const updateClauses = whenMatched.flatMap((c, i) => (c.action === 'update' ? [i] : []));
@@ -324,7 +349,10 @@ export async function mergeTable(
     const tx = new Transaction(store, snapshot, {
       operation: 'MERGE',
       operationParameters: {
-        predicate: JSON.stringify(keys.map((k) => `t.${k} = s.${k}`)),
+        predicate: JSON.stringify([
+          ...keys.map((k) => `t.${k} = s.${k}`),
+          ...(onCondition !== undefined ? [onCondition] : []),
+        ]),
         matchedPredicates: JSON.stringify(
           whenMatched.map((c) => ({ actionType: c.action, predicate: c.condition })),
         ),
