@@ -2,7 +2,7 @@
  * The result of one Larder SQL statement, in a form that is plain data: it
  * can be printed, serialized or sent over HTTP as it is.
  */
-import type { ScanInfo } from './read-delta.js';
+import type { ScanInfo } from '../engine/scan-info.js';
 
 /** A result column: its name and its DuckDB type as DuckDB spells it (`BIGINT`, `VARCHAR[]`, …). */
 export interface SqlColumn {
@@ -30,6 +30,6 @@ export interface SqlResult {
    * lists, objects for structs, `[{key, value}]` for maps, null for NULL.
    */
   readonly rows: readonly (readonly unknown[])[];
-  /** The Delta tables the statement read through `read_delta`. */
+  /** The Delta tables the statement read (registered tables and `read_delta` folders), with their pruning. */
   readonly scans: readonly ScanInfo[];
 }

@@ -1,31 +1,31 @@
 /**
- * A Larder SQL session: one DuckDB connection, in a project folder, that runs
- * scripts of Larder SQL statement by statement. Each statement is rewritten
- * first (`read_delta(…)` becomes a scan of the Delta snapshot) and then run as
- * DuckDB SQL; session state (SET, temporary tables, views) lives as long as
- * the session.
+ * A Larder SQL session: an engine (one DuckDB connection and the project's
+ * metastore) in a project folder, plus the session's settings, running
+ * scripts of Larder SQL statement by statement. A script is parsed whole
+ * first (`statements/parse-statement.ts`); then each statement runs: the
+ * Delta and Spark statements (`CREATE TABLE … USING DELTA`, `MERGE INTO`,
+ * `OPTIMIZE`, `VACUUM`, `SET key = value`, …) by Larder's executors, and
+ * everything else as DuckDB SQL with Larder's name rewriting (three-level
+ * table names, views, time travel, `read_delta`, `table_changes`).
  *
- * Invariants: the project folder `.larder/` (with `warehouse/`) exists once a
- * session is open; statements run in order and the first failure stops the
- * script (earlier statements keep their effects, as in any SQL shell);
- * every DuckDB error is a `SQL_ERROR` carrying DuckDB's message.
+ * Invariants: the project folder `.larder/` (with `warehouse/`) exists once
+ * a session is open; a syntax error or an unsupported construct anywhere in
+ * a script fails it before any statement runs; statements run in order and
+ * the first failure stops the script (earlier statements keep their
+ * effects, as in any SQL shell); session state (SET, USE, temporary tables
+ * and views) lives as long as the session.
  */
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import {
-  type DuckDBConnection,
-  type DuckDBResultReader,
-  ResultReturnType,
-  StatementType,
-} from '@duckdb/node-api';
-import { connect, sqlString } from '../duckdb/duckdb.js';
+import type { TableName } from '../catalog/metastore.js';
+import { Engine, LARDER_DIR } from '../engine/engine.js';
 import { LarderError } from '../errors.js';
-import { rewriteReadDelta } from './read-delta.js';
 import type { SqlResult } from './sql-result.js';
-import { splitStatements } from './sql-tokenizer.js';
+import { executeStatement } from './statements/execute-statement.js';
+import { parseScript } from './statements/parse-statement.js';
+import { SessionSettings } from './statements/session-settings.js';
 
 /** The project data folder, relative to the project root. */
-export const PROJECT_DIR = '.larder';
+export const PROJECT_DIR = LARDER_DIR;
 
 export interface SqlSessionOptions {
   /** The project root: relative table paths resolve against it and `.larder/` is created in it. */
@@ -36,10 +36,11 @@ export interface SqlSessionOptions {
  * @example
  * const session = await SqlSession.open({ cwd: process.cwd() });
  * try {
- *   const result = await session.execute("SELECT count(*) AS n FROM read_delta('data/events')");
+ *   await session.execute('CREATE TABLE ml.s.events (id BIGINT, day DATE) USING DELTA PARTITIONED BY (day)');
+ *   const result = await session.execute('SELECT count(*) AS n FROM ml.s.events');
  *   console.log(result.rows[0]?.[0]);
  * } finally {
- *   session.close();
+ *   await session.close();
  * }
  */
 export class SqlSession {
@@ -47,34 +48,23 @@ export class SqlSession {
   readonly cwd: string;
   /** Absolute path of the project data folder (`<cwd>/.larder`). */
   readonly projectDir: string;
-  readonly #connection: DuckDBConnection;
+  /** The engine statements run on. */
+  readonly engine: Engine;
+  /** The session's `SET` values. */
+  readonly settings = new SessionSettings();
+  readonly #temporaryViews = new Map<string, TableName>();
   #closed = false;
 
-  private constructor(cwd: string, connection: DuckDBConnection) {
+  private constructor(cwd: string, engine: Engine) {
     this.cwd = cwd;
     this.projectDir = join(cwd, PROJECT_DIR);
-    this.#connection = connection;
+    this.engine = engine;
   }
 
-  /** Open a session in `cwd`, creating `.larder/warehouse/` there on first use. */
+  /** Open a session in `cwd`, creating `.larder/warehouse/` (and the catalog) there on first use. */
   static async open(options: SqlSessionOptions): Promise<SqlSession> {
     const cwd = resolve(options.cwd);
-    try {
-      await mkdir(join(cwd, PROJECT_DIR, 'warehouse'), { recursive: true });
-    } catch (error) {
-      throw new LarderError(
-        'IO_ERROR',
-        `cannot create the project folder ${join(cwd, PROJECT_DIR)}: ${(error as Error).message}`,
-        {
-          file: join(cwd, PROJECT_DIR),
-          cause: error,
-        },
-      );
-    }
-    const connection = await connect();
-    // Relative paths in DuckDB's own readers (read_parquet('x.parquet')) resolve against the project too.
-    await connection.run(`SET file_search_path = ${sqlString(cwd)}`);
-    return new SqlSession(cwd, connection);
+    return new SqlSession(cwd, await Engine.open({ projectDir: cwd }));
   }
 
   /** Run a script and return the result of its last statement. */
@@ -89,37 +79,28 @@ export class SqlSession {
   /** Run a script and return one result per statement, in order. */
   async executeAll(sql: string): Promise<SqlResult[]> {
     if (this.#closed) throw new LarderError('INVALID_ARGUMENT', 'the SQL session is closed');
+    const statements = parseScript(sql);
+    const context = {
+      engine: this.engine,
+      settings: this.settings,
+      cwd: this.cwd,
+      temporaryViews: this.#temporaryViews,
+    };
     const results: SqlResult[] = [];
-    for (const statement of splitStatements(sql)) {
-      const rewritten = await rewriteReadDelta(statement.text, {
-        cwd: this.cwd,
-        connection: this.#connection,
-      });
-      let reader: DuckDBResultReader;
-      try {
-        reader = await this.#connection.runAndReadAll(rewritten.sql);
-      } catch (error) {
-        throw new LarderError('SQL_ERROR', (error as Error).message, {
-          statement: statement.text.trim(),
-          cause: error,
-        });
-      }
-      results.push(toResult(reader, rewritten.scans));
-    }
+    for (const statement of statements) results.push(await executeStatement(statement, context));
     return results;
   }
 
-  /** Close the session's connection. */
-  close(): void {
+  /** Drop the session's temporary views and close its engine (its connection and catalog). */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#connection.closeSync();
+    try {
+      for (const view of this.#temporaryViews.values()) {
+        await this.engine.metastore.dropView(view).catch(() => undefined);
+      }
+    } finally {
+      await this.engine.close();
+    }
   }
-}
-
-function toResult(reader: DuckDBResultReader, scans: SqlResult['scans']): SqlResult {
-  const kind = StatementType[reader.statementType] ?? 'UNKNOWN';
-  if (reader.returnType === ResultReturnType.NOTHING) return { kind, columns: [], rows: [], scans };
-  const columns = reader.columnNames().map((name, i) => ({ name, type: reader.columnType(i).toString() }));
-  return { kind, columns, rows: reader.getRowsJson(), scans };
 }

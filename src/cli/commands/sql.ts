@@ -43,7 +43,7 @@ Examples:
           .filter((text) => text !== '');
         process.stdout.write(texts.join('\n'));
       } finally {
-        session.close();
+        await session.close();
       }
     });
 }

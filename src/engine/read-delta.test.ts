@@ -82,7 +82,9 @@ describe('rewriteReadDelta', () => {
     const sql = `SELECT number FROM read_delta('${PARTITIONED}') WHERE letter = 'a' ORDER BY number`;
     expect(await rows(sql)).toEqual([['1'], ['4']]);
     const { scans } = await rewrite(sql);
-    expect(scans).toEqual([{ path: PARTITIONED, version: 1, filesRead: 2, totalFiles: 6 }]);
+    expect(scans).toEqual([
+      { path: PARTITIONED, version: 1, filesRead: 2, totalFiles: 6, filter: "letter = 'a'" },
+    ]);
   });
 
   it('uses conjuncts qualified by the alias and ignores those of other relations', async () => {
