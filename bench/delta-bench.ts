@@ -102,7 +102,9 @@ const [duckCopyMs, appendMs] = await paired(
   async (run) => {
     const out = join(dir, `duck-${run}`);
     await mkdir(out, { recursive: true });
-    await connection.run(`COPY (${sourceSql(ROWS)}) TO ${sqlString(join(out, 'data.parquet'))} (FORMAT parquet)`);
+    await connection.run(
+      `COPY (${sourceSql(ROWS)}) TO ${sqlString(join(out, 'data.parquet'))} (FORMAT parquet)`,
+    );
   },
   async (run) => {
     const path = join(dir, `append-${run}`);
