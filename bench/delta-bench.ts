@@ -62,8 +62,8 @@ async function median(fn: (run: number) => Promise<unknown>, repeat = REPEAT): P
 }
 
 /**
- * Medians of a reference and of Larder run alternately, so that a noisy
- * neighbour on this shared machine slows both sides alike.
+ * Medians of a reference and of Larder run alternately (ABBA), so that a
+ * noisy neighbour on this shared machine slows both sides alike.
  */
 async function paired(
   reference: (run: number) => Promise<unknown>,
@@ -73,8 +73,14 @@ async function paired(
   const a: number[] = [];
   const b: number[] = [];
   for (let run = 0; run < repeat; run++) {
-    a.push((await time(() => reference(run))).ms);
-    b.push((await time(() => larder(run))).ms);
+    // ABBA order: neither side always runs right after the other's writes.
+    if (run % 2 === 0) {
+      a.push((await time(() => reference(run))).ms);
+      b.push((await time(() => larder(run))).ms);
+    } else {
+      b.push((await time(() => larder(run))).ms);
+      a.push((await time(() => reference(run))).ms);
+    }
   }
   return [middle(a), middle(b)];
 }
@@ -194,7 +200,7 @@ const smallPath = join(dir, 'small-files');
 await DeltaTable.create(smallPath, { schema: [...SCHEMA] });
 const smallTable = await DeltaTable.open(smallPath);
 const perFile = Math.max(1, Math.floor(big!.snapshot.files.reduce((n, f) => n + f.size, 0) / 1000));
-await smallTable.append(sourceSql(ROWS), { targetFileSize: perFile });
+await smallTable.append(sourceSql(ROWS), { targetFileSize: perFile, rowGroupSize: Math.ceil(ROWS / 1000) });
 const smallFiles = (await DeltaTable.open(smallPath)).snapshot.files.map((f) =>
   join(smallPath, decodeURIComponent(f.path)),
 );

@@ -38,6 +38,8 @@ export interface WriteOptions {
   readonly userMetadata?: string;
   /** Unpartitioned writes start a new file past this many bytes. */
   readonly targetFileSize?: number;
+  /** Rows per Parquet row group (DuckDB's default when omitted); files split only between row groups. */
+  readonly rowGroupSize?: number;
   readonly compression?: 'snappy' | 'zstd';
   /**
    * Idempotent writes: record `txn {appId, version}`; a write whose version
@@ -139,6 +141,7 @@ export async function writeTable(
         sourceSql,
         columnMappingMode: mapping,
         targetFileSize,
+        rowGroupSize: options.rowGroupSize,
         compression: options.compression,
         properties: snapshot.properties,
         table,
