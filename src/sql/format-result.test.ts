@@ -127,3 +127,24 @@ describe('csv format', () => {
     );
   });
 });
+
+describe('EXPLAIN results', () => {
+  it('prints the drawn plan as drawn, with the Delta scan lines after it', () => {
+    const text = formatResult(
+      {
+        kind: 'EXPLAIN',
+        columns: [
+          { name: 'explain_key', type: 'VARCHAR' },
+          { name: 'explain_value', type: 'VARCHAR' },
+        ],
+        rows: [
+          ['physical_plan', '┌───┐\n│ A │\n└───┘\n'],
+          ['delta_scan', 'ml.s.t version 3: read 1 of 4 files'],
+        ],
+        scans: [],
+      },
+      'table',
+    );
+    expect(text).toBe('physical_plan:\n┌───┐\n│ A │\n└───┘\n\ndelta_scan:\nml.s.t version 3: read 1 of 4 files\n');
+  });
+});

@@ -30,12 +30,25 @@ export const RESULT_FORMATS: readonly ResultFormat[] = Object.freeze(['table', '
 export function formatResult(result: SqlResult, format: ResultFormat): string {
   switch (format) {
     case 'table':
-      return formatTable(result);
+      return isExplain(result) ? formatExplain(result) : formatTable(result);
     case 'json':
       return formatJson(result);
     case 'csv':
       return formatCsv(result);
   }
+}
+
+/** EXPLAIN answers (`explain_key`, `explain_value`) hold drawn plans: print them as drawn. */
+function isExplain(result: SqlResult): boolean {
+  return (
+    result.columns.length === 2 &&
+    result.columns[0]?.name === 'explain_key' &&
+    result.columns[1]?.name === 'explain_value'
+  );
+}
+
+function formatExplain(result: SqlResult): string {
+  return result.rows.map((row) => `${String(row[0])}:\n${String(row[1]).trimEnd()}\n`).join('\n');
 }
 
 function columnTypes(result: SqlResult): TypeNode[] {

@@ -57,7 +57,15 @@ import { clusteringColumns, isClusteredTable } from './clustering.js';
 import type { OperationResult } from './operation-result.js';
 import { removeOf } from './write.js';
 import { writeDataFiles } from './write-files.js';
-import { boundsFromStats, resolveZOrderColumns, type ZOrderColumn, zOrderedSql } from './z-order.js';
+import {
+  boundsFromStats,
+  keyHasQuantiles,
+  resolveZOrderColumns,
+  Z_KEY,
+  type ZOrderColumn,
+  zOrderedSql,
+  zOrderKeyedSql,
+} from './z-order.js';
 
 /** Tag on files written sorted by a Z-order key: the JSON list of its columns. */
 export const ZORDER_TAG = 'larder.zOrderBy';
@@ -412,7 +420,12 @@ async function rewriteBatch(
     return { adds: [...written.adds], files: localFiles(snapshot.root, written.adds), copies: 1 };
   }
   const dir = batch.partitionValues ? partitionDirectory(snapshot, batch.partitionValues) : '';
-  const into = async (sql: string, fileSize: number, rowGroupSize: number): Promise<Add[]> => {
+  const into = async (
+    sql: string,
+    fileSize: number,
+    rowGroupSize: number,
+    bucketColumn?: string,
+  ): Promise<Add[]> => {
     const root = dir ? join(snapshot.root, dir) : snapshot.root;
     if (dir) await mkdir(root, { recursive: true });
     const partitions = new Set(snapshot.partitionColumns);
@@ -424,6 +437,7 @@ async function rewriteBatch(
       sourceSql: sql,
       targetFileSize: fileSize,
       rowGroupSize,
+      bucketColumn,
     });
     if (!dir) return [...written.adds];
     const prefix = encodeDataFilePath(dir);
@@ -444,6 +458,9 @@ async function rewriteBatch(
       rowGroupRows(batch.files, target / 4),
     );
     return { adds, files: localFiles(snapshot.root, adds), copies: 1 };
+  }
+  if (keyHasQuantiles(columns)) {
+    return rewriteByKeyRanges(connection, snapshot, batch, columns, scan.sql, bytes, target, into);
   }
   // Sorted rows: DuckDB's size-split COPY writes from several threads at once, which mixes the
   // ends of neighbouring files and widens their ranges. So the sorted rows go to a temporary table
@@ -477,6 +494,57 @@ async function rewriteBatch(
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${temp}`).catch(() => undefined);
   }
+}
+
+/** Folder name of the key ranges `rewriteByKeyRanges` writes (not underscored: VACUUM must see it). */
+const KEY_RANGE_COLUMN = 'zrange';
+
+/**
+ * Z-order without a sort: approximate quantiles of the key (one pass over the
+ * key columns only) cut it into as many ranges as there should be files, and
+ * one partitioned COPY writes each range into its own folder. Files then hold
+ * disjoint key ranges, which is what file skipping needs; rows inside a file
+ * keep their input order.
+ */
+async function rewriteByKeyRanges(
+  connection: DuckDBConnection,
+  snapshot: Snapshot,
+  batch: Batch,
+  columns: readonly ZOrderColumn[],
+  scanSql: string,
+  bytes: number,
+  target: number,
+  into: (sql: string, fileSize: number, rowGroupSize: number, bucketColumn?: string) => Promise<Add[]>,
+): Promise<Rewritten> {
+  const keyed = await zOrderKeyedSql(connection, scanSql, columns, boundsFromStats(columns, batch.files));
+  const ranges = Math.max(1, Math.round(bytes / target));
+  let range = '0';
+  if (ranges > 1) {
+    const fractions = Array.from({ length: ranges - 1 }, (_, i) => (i + 1) / ranges);
+    const [row] = await queryJson(
+      connection,
+      `SELECT CAST(approx_quantile(${Z_KEY}, [${fractions.join(', ')}]) AS VARCHAR[]) AS cuts,
+              typeof(any_value(${Z_KEY})) AS type
+       FROM (${keyed}) AS __larder_k`,
+    );
+    const cuts = [...new Set(((row?.cuts as (string | null)[] | null) ?? []).filter((c) => c !== null))];
+    const type = String(row?.type ?? 'VARCHAR');
+    // The range is how many cuts are <= the key, found by a balanced tree of comparisons.
+    const tree = (lo: number, hi: number): string => {
+      if (lo === hi) return String(lo);
+      const mid = (lo + hi + 1) >> 1;
+      return `CASE WHEN ${Z_KEY} < CAST(${sqlString(cuts[mid - 1]!)} AS ${type}) THEN ${tree(lo, mid - 1)} ELSE ${tree(mid, hi)} END`;
+    };
+    if (cuts.length > 0) range = `CASE WHEN ${Z_KEY} IS NULL THEN 0 ELSE ${tree(0, cuts.length)} END`;
+  }
+  const sql = `SELECT * EXCLUDE (${Z_KEY}), ${range} AS ${KEY_RANGE_COLUMN} FROM (${keyed}) AS __larder_k`;
+  const adds = await into(
+    sql,
+    Number.MAX_SAFE_INTEGER,
+    rowGroupRows(batch.files, target / 4),
+    KEY_RANGE_COLUMN,
+  );
+  return { adds, files: localFiles(snapshot.root, adds), copies: 1 };
 }
 
 /** What every rewrite writes with: rows are unchanged, so CHECK constraints held when they were written. */

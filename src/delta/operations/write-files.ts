@@ -59,6 +59,12 @@ export interface WriteDataFilesOptions {
   readonly targetFileSize?: number;
   readonly compression?: 'snappy' | 'zstd';
   readonly rowGroupSize?: number;
+  /**
+   * A column of `sourceSql` (not of the table) whose values split the rows
+   * into files, each in a `<name>=<value>/` folder: OPTIMIZE uses it to write
+   * key ranges without sorting. It is neither written nor a partition value.
+   */
+  readonly bucketColumn?: string;
   /** Table properties: `delta.constraints.*`, `delta.dataSkippingNumIndexedCols`, `delta.dataSkippingStatsColumns`. */
   readonly properties?: Readonly<Record<string, string>>;
   /** `add.dataChange` (false for rewrites that change no rows, e.g. compaction). */
@@ -121,6 +127,7 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Wr
     ...partitionFields.map(
       (f) => `${partitionValueExpr(sqlIdent(f.name), f, table)} AS ${sqlIdent(physicalName(f, mode))}`,
     ),
+    ...(options.bucketColumn ? [sqlIdent(options.bucketColumn)] : []),
   ];
   const copyOptions = [
     'FORMAT parquet',
@@ -129,10 +136,12 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Wr
     `FILENAME_PATTERN 'part-{uuid}'`,
     'RETURN_STATS',
   ];
-  if (partitionFields.length > 0) {
-    copyOptions.push(
-      `PARTITION_BY (${partitionFields.map((f) => sqlIdent(physicalName(f, mode))).join(', ')})`,
-    );
+  const partitionBy = [
+    ...partitionFields.map((f) => sqlIdent(physicalName(f, mode))),
+    ...(options.bucketColumn ? [sqlIdent(options.bucketColumn)] : []),
+  ];
+  if (partitionBy.length > 0) {
+    copyOptions.push(`PARTITION_BY (${partitionBy.join(', ')})`);
   } else {
     copyOptions.push(
       `FILE_SIZE_BYTES ${Math.max(1, Math.floor(options.targetFileSize ?? DEFAULT_TARGET_FILE_SIZE))}`,

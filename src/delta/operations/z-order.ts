@@ -195,8 +195,30 @@ export async function zOrderedSql(
   bounds: readonly (ZOrderBounds | undefined)[] = [],
 ): Promise<string> {
   if (columns.length === 0) return sql;
+  const keyed = await zOrderKeyedSql(connection, sql, columns, bounds);
+  // Only the key is carried to the sort, not the coordinates; the output has the input's columns.
+  return `SELECT * EXCLUDE (${Z_KEY}) FROM (${keyed}) AS __larder_z ORDER BY ${Z_KEY} NULLS FIRST`;
+}
+
+/** The name of the key column `zOrderKeyedSql` adds. */
+export const Z_KEY = '__larder_zkey';
+
+/**
+ * `sql` with one more column, `__larder_zkey`: the Z-order key of `columns`
+ * (the column itself when there is one). Missing bounds are computed with
+ * `boundsFromQuery`.
+ *
+ * @example
+ * const keyed = await zOrderKeyedSql(connection, scan.sql, columns, boundsFromStats(columns, files));
+ */
+export async function zOrderKeyedSql(
+  connection: DuckDBConnection,
+  sql: string,
+  columns: readonly ZOrderColumn[],
+  bounds: readonly (ZOrderBounds | undefined)[] = [],
+): Promise<string> {
   if (columns.length === 1) {
-    return `SELECT * FROM (${sql}) AS __larder_z ORDER BY ${sqlIdent(columns[0]!.name)} NULLS FIRST`;
+    return `SELECT *, ${sqlIdent(columns[0]!.name)} AS ${Z_KEY} FROM (${sql}) AS __larder_zsrc`;
   }
   const missing = columns.filter((_, i) => bounds[i] === undefined);
   const computed = await boundsFromQuery(connection, sql, missing);
@@ -204,13 +226,17 @@ export async function zOrderedSql(
   const bits = Math.floor(62 / columns.length);
   const names = columns.map((_, i) => sqlIdent(`__larder_z${i}`));
   const scaled = columns.map((c, i) => `${scaledExpr(c, all[i]!, bits)} AS ${names[i]}`);
-  // Only the key is carried to the sort, not the coordinates; the output has the input's columns.
   return (
-    `SELECT * EXCLUDE (__larder_zkey) FROM (` +
-    `SELECT * EXCLUDE (${names.join(', ')}), ${mortonKey(names, bits)} AS __larder_zkey FROM (` +
-    `SELECT *, ${scaled.join(', ')} FROM (${sql}) AS __larder_zsrc) AS __larder_zs) AS __larder_z ` +
-    `ORDER BY __larder_zkey`
+    `SELECT * EXCLUDE (${names.join(', ')}), ${mortonKey(names, bits)} AS ${Z_KEY} FROM (` +
+    `SELECT *, ${scaled.join(', ')} FROM (${sql}) AS __larder_zsrc) AS __larder_zs`
   );
+}
+
+/** Whether DuckDB can take approximate quantiles of the key of `columns` (numbers, dates, times, Morton keys). */
+export function keyHasQuantiles(columns: readonly ZOrderColumn[]): boolean {
+  if (columns.length !== 1) return columns.length > 1;
+  const type = columns[0]!.type;
+  return NUMERIC.has(type) || type === 'date' || type === 'timestamp' || type === 'timestamp_ntz';
 }
 
 /**
