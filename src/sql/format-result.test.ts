@@ -145,6 +145,8 @@ describe('EXPLAIN results', () => {
       },
       'table',
     );
-    expect(text).toBe('physical_plan:\n┌───┐\n│ A │\n└───┘\n\ndelta_scan:\nml.s.t version 3: read 1 of 4 files\n');
+    expect(text).toBe(
+      'physical_plan:\n┌───┐\n│ A │\n└───┘\n\ndelta_scan:\nml.s.t version 3: read 1 of 4 files\n',
+    );
   });
 });
