@@ -13,9 +13,8 @@
  * nothing is left referenced on failure.
  */
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { connect, queryJson, sqlIdent } from '../../duckdb/duckdb.js';
-import { isLarderError, LarderError } from '../../errors.js';
+import { LarderError } from '../../errors.js';
 import type { Action } from '../log/actions.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { filePruner, predicateFromSql, pruneContext } from '../scan/prune.js';
@@ -25,6 +24,7 @@ import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import { assertWritable } from '../transaction/writer-protocol.js';
 import { writeChangeFiles } from './change-files.js';
+import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import { applyRowDeletions } from './row-deletions.js';
 import { removeOf } from './write.js';
@@ -152,9 +152,7 @@ export async function deleteFrom(
       .commit();
     return { table: result.snapshot, metrics };
   } catch (error) {
-    if (!isLarderError(error) || error.code !== 'IO_ERROR') {
-      await Promise.all(written.map((f) => rm(f, { force: true }).catch(() => undefined)));
-    }
+    await discardUncommitted(written, error);
     throw error;
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${deleted}`).catch(() => undefined);

@@ -18,9 +18,8 @@
  * `update_preimage`/`update_postimage`/`delete`/`insert` rows.
  */
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { connect, queryJson, sqlIdent } from '../../duckdb/duckdb.js';
-import { isLarderError, LarderError } from '../../errors.js';
+import { LarderError } from '../../errors.js';
 import type { Action } from '../log/actions.js';
 import type { Snapshot } from '../log/snapshot.js';
 import type { Literal, Predicate } from '../scan/predicate.js';
@@ -32,6 +31,7 @@ import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import { assertWritable } from '../transaction/writer-protocol.js';
 import { writeChangeFiles } from './change-files.js';
+import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import { applyRowDeletions, FILE_COLUMN, ROW_COLUMN } from './row-deletions.js';
 import { reconcileSchema } from './schema-reconcile.js';
@@ -370,10 +370,7 @@ export async function mergeTable(
     const result = await tx.commit();
     return { table: result.snapshot, metrics };
   } catch (error) {
-    // After an I/O error the commit may have landed: then the files are referenced and must stay.
-    if (!isLarderError(error) || error.code !== 'IO_ERROR') {
-      await Promise.all(written.map((f) => rm(f, { force: true }).catch(() => undefined)));
-    }
+    await discardUncommitted(written, error);
     throw error;
   } finally {
     await input.cleanup();

@@ -42,7 +42,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { connect, queryJson, sqlIdent, sqlString } from '../../duckdb/duckdb.js';
-import { isLarderError, LarderError } from '../../errors.js';
+import { LarderError } from '../../errors.js';
 import type { Action, Add } from '../log/actions.js';
 import { physicalName, type StructField, toDuckDBType } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
@@ -54,6 +54,7 @@ import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import { assertWritable } from '../transaction/writer-protocol.js';
 import { clusteringColumns, isClusteredTable } from './clustering.js';
+import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import { removeOf } from './write.js';
 import { writeDataFiles } from './write-files.js';
@@ -260,10 +261,7 @@ export async function optimizeTable(
       .commit();
     return { table: result.snapshot, metrics };
   } catch (error) {
-    // After an I/O error the commit may have landed: then the files are referenced and must stay.
-    if (!isLarderError(error) || error.code !== 'IO_ERROR') {
-      await Promise.all(written.map((f) => rm(f, { force: true }).catch(() => undefined)));
-    }
+    await discardUncommitted(written, error);
     throw error;
   } finally {
     connection.closeSync();

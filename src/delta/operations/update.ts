@@ -16,9 +16,8 @@
  * file written is left behind and the table is unchanged.
  */
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { connect, queryJson, sqlIdent } from '../../duckdb/duckdb.js';
-import { isLarderError, LarderError } from '../../errors.js';
+import { LarderError } from '../../errors.js';
 import type { Action } from '../log/actions.js';
 import { type StructField, toDuckDBType } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
@@ -30,6 +29,7 @@ import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import { assertWritable } from '../transaction/writer-protocol.js';
 import { writeChangeFiles } from './change-files.js';
+import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import { applyRowDeletions, FILE_COLUMN, ROW_COLUMN } from './row-deletions.js';
 import { writeDataFiles } from './write-files.js';
@@ -244,10 +244,7 @@ export async function updateTable(
       .commit();
     return { table: result.snapshot, metrics };
   } catch (error) {
-    // After an I/O error the commit may have landed: then the files are referenced and must stay.
-    if (!isLarderError(error) || error.code !== 'IO_ERROR') {
-      await Promise.all(written.map((f) => rm(f, { force: true }).catch(() => undefined)));
-    }
+    await discardUncommitted(written, error);
     throw error;
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${matched}`).catch(() => undefined);

@@ -11,9 +11,8 @@
  *   with any concurrent data change (Serializable).
  * - Files written by a write that fails before its commit lands are deleted.
  */
-import { rm } from 'node:fs/promises';
 import { connect } from '../../duckdb/duckdb.js';
-import { isLarderError, LarderError } from '../../errors.js';
+import { LarderError } from '../../errors.js';
 import type { Action, Metadata, Protocol, Remove } from '../log/actions.js';
 import { type DataType, type StructType, serializeSchema } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
@@ -23,6 +22,7 @@ import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import { assertWritable, writerFeatures } from '../transaction/writer-protocol.js';
 import { autoCompact, autoCompactEnabled, optimizedWrite, optimizeWriteEnabled } from './auto-optimize.js';
+import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import type { OptimizeMetrics } from './optimize.js';
 import { reconcileSchema } from './schema-reconcile.js';
@@ -214,14 +214,10 @@ export async function writeTable(
           },
         };
       } catch (error) {
-        if (isLarderError(error) && error.code !== 'IO_ERROR') {
-          await Promise.all(
-            written.adds.map((a) => {
-              const file = dataFileLocalPath(snapshot.root, a.path);
-              return file ? rm(file, { force: true }).catch(() => undefined) : undefined;
-            }),
-          );
-        }
+        await discardUncommitted(
+          written.adds.map((a) => dataFileLocalPath(snapshot.root, a.path)),
+          error,
+        );
         throw error;
       }
     } finally {
