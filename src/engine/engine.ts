@@ -27,6 +27,7 @@ import {
   StatementType,
 } from '@duckdb/node-api';
 import type { Metastore, TableEntry, TableName } from '../catalog/metastore.js';
+import { openMetastore } from '../catalog/open-metastore.js';
 import type { DeltaTable } from '../delta/delta-table.js';
 import { connect, sqlString } from '../duckdb/duckdb.js';
 import { isLarderError, LarderError } from '../errors.js';
@@ -60,7 +61,7 @@ export const WAREHOUSE_DIR = 'warehouse';
 export interface EngineOptions {
   /** The project folder: the one that holds (or will hold) `.larder/`. */
   readonly projectDir: string;
-  /** The catalog of names; default the project's SQLite catalog (`.larder/catalog.db`). */
+  /** The catalog of names; default `openMetastore`: PostgreSQL for a `LARDER_CATALOG_URL` postgres:// URL, else the project's SQLite catalog (`.larder/catalog.db`). */
   readonly metastore?: Metastore;
 }
 
@@ -116,7 +117,9 @@ export class Engine {
 
   /**
    * Open an engine on a project folder, creating `.larder/warehouse/` and
-   * (unless a metastore is given) the SQLite catalog on first use.
+   * (unless a metastore is given) opening the catalog `openMetastore` picks:
+   * PostgreSQL when `LARDER_CATALOG_URL` is a postgres:// URL, else the
+   * project's SQLite catalog, created on first use.
    */
   static async open(options: EngineOptions): Promise<Engine> {
     const projectDir = resolve(options.projectDir);
@@ -133,12 +136,7 @@ export class Engine {
         },
       );
     }
-    let metastore = options.metastore;
-    if (!metastore) {
-      // Loaded here so that a project with another backend never loads the native SQLite module.
-      const { SqliteMetastore, SQLITE_CATALOG_FILE } = await import('../catalog/sqlite/sqlite-metastore.js');
-      metastore = await SqliteMetastore.open(join(dataDir, SQLITE_CATALOG_FILE));
-    }
+    const metastore = options.metastore ?? (await openMetastore({ projectDir }));
     const connection = await connect();
     try {
       await connection.run(`SET file_search_path = ${sqlString(projectDir)}`);

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sqlIdent } from '../duckdb/duckdb.js';
+import { isLarderError } from '../errors.js';
+import { CATALOG_URL_ENV, openMetastore } from './open-metastore.js';
+import { PostgresMetastore } from './postgres/postgres-metastore.js';
+import { SqliteMetastore } from './sqlite/sqlite-metastore.js';
+
+const url = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+let dir: string;
+let saved: string | undefined;
+let schema: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'larder-open-metastore-'));
+  saved = process.env[CATALOG_URL_ENV];
+  delete process.env[CATALOG_URL_ENV];
+  schema = `larder_test_${randomUUID().replaceAll('-', '')}`;
+});
+
+afterEach(async () => {
+  if (saved === undefined) delete process.env[CATALOG_URL_ENV];
+  else process.env[CATALOG_URL_ENV] = saved;
+  await rm(dir, { recursive: true, force: true });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${sqlIdent(schema)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+});
+
+describe('openMetastore', () => {
+  it('opens the project’s SQLite catalog when no URL is given', async () => {
+    const metastore = await openMetastore({ projectDir: dir });
+    try {
+      expect(metastore).toBeInstanceOf(SqliteMetastore);
+      expect((metastore as SqliteMetastore).path).toBe(join(dir, '.larder', 'catalog.db'));
+    } finally {
+      await metastore.close();
+    }
+  });
+
+  it('opens PostgreSQL for a postgres:// or postgresql:// URL argument', async () => {
+    for (const u of [url, url.replace(/^postgres:/, 'postgresql:')]) {
+      const metastore = await openMetastore({ projectDir: dir, url: u, schema });
+      try {
+        expect(metastore).toBeInstanceOf(PostgresMetastore);
+        expect((metastore as PostgresMetastore).schema).toBe(schema);
+      } finally {
+        await metastore.close();
+      }
+    }
+  });
+
+  it('takes the URL from LARDER_CATALOG_URL when no argument is given', async () => {
+    process.env[CATALOG_URL_ENV] = url;
+    const metastore = await openMetastore({ projectDir: dir, schema });
+    try {
+      expect(metastore).toBeInstanceOf(PostgresMetastore);
+      await metastore.createSchema('ml', 'x');
+    } finally {
+      await metastore.close();
+    }
+    const direct = await PostgresMetastore.open(url, { schema });
+    expect(await direct.listSchemas()).toEqual([{ catalog: 'ml', schema: 'x' }]);
+    await direct.close();
+  });
+
+  it('refuses a catalog URL of another kind instead of falling back to SQLite', async () => {
+    const error = await openMetastore({ projectDir: dir, url: 'mysql://u:pw@host/db' }).catch(
+      (e: unknown) => e,
+    );
+    expect(isLarderError(error, 'INVALID_ARGUMENT')).toBe(true);
+    expect((error as Error).message).toContain('mysql://***@host/db');
+  });
+});
