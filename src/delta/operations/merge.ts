@@ -35,7 +35,7 @@ import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import { applyRowDeletions, FILE_COLUMN, ROW_COLUMN } from './row-deletions.js';
 import { reconcileSchema } from './schema-reconcile.js';
-import { writeDataFiles } from './write-files.js';
+import { tableFileOptions, writeDataFiles } from './write-files.js';
 import { prepareSource, type WriteSource } from './write-source.js';
 
 /** Update the matched target row: `set` maps columns to SQL over `t` and `s` (default: every source column). */
@@ -295,12 +295,7 @@ export async function mergeTable(
     let outputRows = 0;
     if (updated + inserted > 0) {
       const data = await writeDataFiles({
-        root: table,
-        schema: snapshot.schema,
-        partitionColumns: snapshot.partitionColumns,
-        columnMappingMode: snapshot.columnMappingMode,
-        properties: snapshot.properties,
-        table,
+        ...tableFileOptions(snapshot),
         connection,
         sourceSql: `${postImages} UNION ALL ${insertRows}`,
       });

@@ -23,7 +23,7 @@ import { deletionVectorPath, readDeletionVector, writeDeletionVectorFile } from 
 import { planScan } from '../scan/scan.js';
 import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { removeOf } from './write.js';
-import { writeDataFiles } from './write-files.js';
+import { tableFileOptions, writeDataFiles } from './write-files.js';
 
 /** Column names of a row-position table: the file's path as in the log, and the row's position in it. */
 export const FILE_COLUMN = '__larder_file';
@@ -109,12 +109,7 @@ export async function applyRowDeletions(
     const plan = await planScan(snapshot, { files: rewrite, withRowIds: true });
     const columns = snapshot.schema.fields.map((f) => sqlIdent(f.name)).join(', ');
     const written = await writeDataFiles({
-      root: snapshot.root,
-      schema: snapshot.schema,
-      partitionColumns: snapshot.partitionColumns,
-      columnMappingMode: snapshot.columnMappingMode,
-      properties: snapshot.properties,
-      table: snapshot.root,
+      ...tableFileOptions(snapshot),
       connection,
       sourceSql: `SELECT ${columns} FROM (${plan.sql}) AS t
         WHERE (t.${FILE_COLUMN} IN ${sqlListOf(rewrite.map((f) => f.path))})

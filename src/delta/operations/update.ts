@@ -32,7 +32,7 @@ import { writeChangeFiles } from './change-files.js';
 import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import { applyRowDeletions, FILE_COLUMN, ROW_COLUMN } from './row-deletions.js';
-import { writeDataFiles } from './write-files.js';
+import { tableFileOptions, writeDataFiles } from './write-files.js';
 
 export interface UpdateOptions {
   /** Column → DuckDB SQL expression over the row's (current) columns. */
@@ -183,12 +183,7 @@ export async function updateTable(
     const actions: Action[] = [];
     // New rows first: NOT NULL and CHECK constraints are enforced on them before anything else is written.
     const data = await writeDataFiles({
-      root: table,
-      schema: snapshot.schema,
-      partitionColumns: snapshot.partitionColumns,
-      columnMappingMode: snapshot.columnMappingMode,
-      properties: snapshot.properties,
-      table,
+      ...tableFileOptions(snapshot),
       connection,
       sourceSql: postImages,
     });

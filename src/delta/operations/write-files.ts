@@ -34,6 +34,7 @@ import {
   type StructType,
   toDuckDBType,
 } from '../log/schema.js';
+import type { Snapshot } from '../log/snapshot.js';
 import { encodeDataFilePath } from '../storage/data-file-path.js';
 
 /** Default upper bound of an unpartitioned data file (DuckDB starts a new file past it). */
@@ -81,6 +82,24 @@ export interface WrittenFiles {
   readonly rows: number;
   /** Bytes written. */
   readonly bytes: number;
+}
+
+/**
+ * The options that write data files of `snapshot`'s table as it stands:
+ * its root, schema, partitioning, column mapping and properties.
+ *
+ * @example
+ * await writeDataFiles({ ...tableFileOptions(snapshot), connection, sourceSql });
+ */
+export function tableFileOptions(snapshot: Snapshot) {
+  return {
+    root: snapshot.root,
+    schema: snapshot.schema,
+    partitionColumns: snapshot.partitionColumns,
+    columnMappingMode: snapshot.columnMappingMode,
+    properties: snapshot.properties,
+    table: snapshot.root,
+  } as const;
 }
 
 /**
