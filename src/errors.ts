@@ -24,7 +24,14 @@ export type LarderErrorCode =
   | 'SCHEMA_NOT_FOUND'
   | 'VIEW_ALREADY_EXISTS'
   | 'VIEW_NOT_FOUND'
-  | 'VIEW_CYCLE';
+  | 'VIEW_CYCLE'
+  | 'CONFIG_NOT_FOUND'
+  | 'CONFIG_INVALID'
+  | 'NOT_A_FEATURE_TABLE'
+  | 'PIPELINE_NOT_FOUND'
+  | 'PIPELINE_FAILED'
+  | 'SOURCE_NOT_FOUND'
+  | 'SOURCE_ERROR';
 
 /** Where an error happened: whatever of these applies. */
 export interface LarderErrorContext {
@@ -33,6 +40,12 @@ export interface LarderErrorContext {
   readonly version?: number;
   readonly file?: string;
   readonly feature?: string;
+  /** A config object at fault (`featureTables["ml.churn_features.customer_features"]`). */
+  readonly object?: string;
+  /** A field of that object (`primaryKeys`). */
+  readonly field?: string;
+  readonly pipeline?: string;
+  readonly source?: string;
   readonly [key: string]: unknown;
 }
 

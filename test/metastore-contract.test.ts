@@ -8,9 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Metastore, TableName } from '../src/catalog/metastore.js';
+import type { FeatureTableInfo, Metastore, TableName } from '../src/catalog/metastore.js';
 import { PostgresMetastore } from '../src/catalog/postgres/postgres-metastore.js';
 import { SqliteMetastore } from '../src/catalog/sqlite/sqlite-metastore.js';
 import { sqlIdent } from '../src/duckdb/duckdb.js';
@@ -22,6 +23,12 @@ const postgresUrl = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres
 interface CatalogPlace {
   readonly open: () => Promise<Metastore>;
   readonly cleanup: () => Promise<void>;
+  /**
+   * Install triggers in the catalog's database that make inserting a tag with
+   * key `boom`, or a feature column named `boom`, fail: a real failure in the
+   * middle of a change, to check that nothing of it is left.
+   */
+  readonly breakInsertsOfBoom: () => Promise<void>;
 }
 
 const backends: { readonly name: string; readonly fresh: () => Promise<CatalogPlace> }[] = [
@@ -32,6 +39,19 @@ const backends: { readonly name: string; readonly fresh: () => Promise<CatalogPl
       return {
         open: () => SqliteMetastore.open(join(dir, 'catalog.db')),
         cleanup: () => rm(dir, { recursive: true, force: true }),
+        breakInsertsOfBoom: async () => {
+          const db = new BetterSqlite3(join(dir, 'catalog.db'));
+          try {
+            db.exec(`
+              CREATE TRIGGER boom_tag BEFORE INSERT ON table_tags WHEN NEW.key = 'boom'
+              BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
+              CREATE TRIGGER boom_feature BEFORE INSERT ON table_features WHEN NEW.name = 'boom'
+              BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
+            `);
+          } finally {
+            db.close();
+          }
+        },
       };
     },
   },
@@ -50,6 +70,23 @@ const backends: { readonly name: string; readonly fresh: () => Promise<CatalogPl
             await client.end();
           }
         },
+        breakInsertsOfBoom: async () => {
+          const q = sqlIdent(schema);
+          const client = new pg.Client({ connectionString: postgresUrl });
+          await client.connect();
+          try {
+            await client.query(`
+              CREATE FUNCTION ${q}.boom() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+              CREATE TRIGGER boom_tag BEFORE INSERT ON ${q}.table_tags
+                FOR EACH ROW WHEN (NEW.key = 'boom') EXECUTE FUNCTION ${q}.boom();
+              CREATE TRIGGER boom_feature BEFORE INSERT ON ${q}.table_features
+                FOR EACH ROW WHEN (NEW.name = 'boom') EXECUTE FUNCTION ${q}.boom();
+            `);
+          } finally {
+            await client.end();
+          }
+        },
       };
     },
   },
@@ -57,12 +94,41 @@ const backends: { readonly name: string; readonly fresh: () => Promise<CatalogPl
 
 const features: TableName = { catalog: 'ml', schema: 'churn_features', table: 'customer_features' };
 
+const churnInfo: FeatureTableInfo = {
+  primaryKeys: ['customer_id', 'feature_date'],
+  timeseriesColumn: 'feature_date',
+  partitionColumns: ['feature_date'],
+  clusterBy: ['customer_id'],
+  owner: 'ml-team',
+  features: [
+    { name: 'n_tx_30d', type: 'long', description: 'transactions in the last 30 days' },
+    { name: 'avg_amount', type: 'decimal(10,2)' },
+    { name: 'segment', type: 'string', description: '' },
+  ],
+  lineage: { pipeline: 'customer_features', sources: ['raw_transactions', 'ml.raw.customers'] },
+};
+
 async function errorCode(promise: Promise<unknown>): Promise<LarderErrorCode | undefined> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
   return isLarderError(error) ? error.code : undefined;
+}
+
+/** The LarderError `promise` rejects with; fails the test when it resolves or rejects with something else. */
+async function larderError(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!isLarderError(error)) throw new Error(`expected a LarderError, got ${String(error)}`);
+  return error;
+}
+
+/** Wait until `Date.now()` has moved past `ms`, so a later timestamp can be told apart. */
+async function after(ms: number): Promise<void> {
+  while (Date.now() <= ms) await new Promise((r) => setTimeout(r, 1));
 }
 
 for (const backend of backends) {
@@ -233,6 +299,318 @@ for (const backend of backends) {
       expect(await metastore.listTables()).toEqual([]);
     });
 
+    it('stores feature-table info and tags with a table and returns them unchanged', async () => {
+      const created = await metastore.createTable({
+        name: features,
+        location: '/data/f',
+        managed: true,
+        tags: { team: 'growth', pii: 'false', tier: 'gold' },
+        feature: churnInfo,
+      });
+      expect(created.feature).toEqual(churnInfo);
+      expect(created.tags).toEqual({ team: 'growth', pii: 'false', tier: 'gold' });
+      expect(Object.keys(created.tags)).toEqual(['team', 'pii', 'tier']);
+      expect(created.updatedAt).toBe(created.createdAt);
+      const found = await metastore.getTable(features);
+      expect(found).toEqual(created);
+      expect(found?.feature?.features.map((f) => f.name)).toEqual(['n_tx_30d', 'avg_amount', 'segment']);
+      // An absent description stays absent; an empty one is kept.
+      expect(found?.feature?.features[1]).toEqual({ name: 'avg_amount', type: 'decimal(10,2)' });
+      expect(found?.feature?.features[2]?.description).toBe('');
+      expect(Object.isFrozen(found?.feature?.primaryKeys)).toBe(true);
+      expect(await metastore.listTables()).toEqual([created]);
+    });
+
+    it('leaves a plain table without feature info and with no tags', async () => {
+      const created = await metastore.createTable({ name: features, location: '/data/f', managed: true });
+      expect(created.tags).toEqual({});
+      expect('feature' in created).toBe(false);
+      const minimal = { ...features, table: 'minimal' };
+      await metastore.createTable({
+        name: minimal,
+        location: '/data/m',
+        managed: true,
+        feature: {
+          primaryKeys: ['id'],
+          partitionColumns: [],
+          clusterBy: [],
+          features: [],
+          lineage: { sources: [] },
+        },
+      });
+      const listed = await metastore.listTables();
+      expect(listed.map((t) => [t.fullName, t.feature?.primaryKeys ?? null])).toEqual([
+        ['ml.churn_features.customer_features', null],
+        ['ml.churn_features.minimal', ['id']],
+      ]);
+      const info = listed[1]?.feature;
+      expect(info).toEqual({
+        primaryKeys: ['id'],
+        partitionColumns: [],
+        clusterBy: [],
+        features: [],
+        lineage: { sources: [] },
+      });
+      expect(info && 'timeseriesColumn' in info).toBe(false);
+      expect(info && 'owner' in info).toBe(false);
+      expect(info && 'pipeline' in info.lineage).toBe(false);
+    });
+
+    it('keeps tags in insertion order, replaces a value in place and deletes a tag', async () => {
+      const created = await metastore.createTable({
+        name: features,
+        location: '/data/f',
+        managed: true,
+        tags: { b: '1', a: '2' },
+      });
+      await metastore.setTableTag(features, 'c', '3');
+      await metastore.setTableTag({ ...features, table: 'CUSTOMER_FEATURES' }, 'b', 'replaced');
+      let entry = await metastore.getTable(features);
+      expect(Object.entries(entry?.tags ?? {})).toEqual([
+        ['b', 'replaced'],
+        ['a', '2'],
+        ['c', '3'],
+      ]);
+      expect(entry?.updatedAt).toBeGreaterThan(created.updatedAt);
+
+      expect(await metastore.deleteTableTag(features, 'a')).toBe(true);
+      const afterDelete = await metastore.getTable(features);
+      expect(afterDelete?.tags).toEqual({ b: 'replaced', c: '3' });
+      expect(afterDelete?.updatedAt).toBeGreaterThan(entry?.updatedAt ?? Number.POSITIVE_INFINITY);
+      // Deleting a tag that is not there changes nothing, updatedAt included.
+      expect(await metastore.deleteTableTag(features, 'a')).toBe(false);
+      expect(await metastore.getTable(features)).toEqual(afterDelete);
+      // Keys are case-sensitive; a re-added key goes last.
+      await metastore.setTableTag(features, 'B', 'upper');
+      await metastore.setTableTag(features, 'a', 'again');
+      entry = await metastore.getTable(features);
+      expect(Object.keys(entry?.tags ?? {})).toEqual(['b', 'c', 'B', 'a']);
+    });
+
+    it('patches a table: absent fields are kept, null clears, updatedAt moves and createdAt stays', async () => {
+      const created = await metastore.createTable({
+        name: features,
+        location: '/data/f',
+        managed: false,
+        description: 'first',
+        properties: { a: '1' },
+        tags: { team: 'growth' },
+        feature: churnInfo,
+      });
+      await after(created.updatedAt);
+      const same = await metastore.updateTable(features, {});
+      expect({ ...same, updatedAt: 0 }).toEqual({ ...created, updatedAt: 0 });
+      expect(same.updatedAt).toBeGreaterThan(created.updatedAt);
+
+      const described = await metastore.updateTable(features, {
+        description: 'second',
+        properties: { b: '2' },
+      });
+      expect(described.description).toBe('second');
+      expect(described.properties).toEqual({ b: '2' });
+      expect(described.feature).toEqual(churnInfo);
+      expect(described.tags).toEqual({ team: 'growth' });
+      expect(described.createdAt).toBe(created.createdAt);
+      expect(described.updatedAt).toBeGreaterThan(same.updatedAt);
+
+      const widened: FeatureTableInfo = {
+        ...churnInfo,
+        owner: 'data-eng',
+        features: [...churnInfo.features, { name: 'churned', type: 'boolean', description: 'label' }],
+        lineage: { sources: ['raw_transactions'] },
+      };
+      const evolved = await metastore.updateTable(features, { feature: widened });
+      expect(evolved.feature).toEqual(widened);
+      expect(evolved.description).toBe('second');
+      expect(await metastore.getTable(features)).toEqual(evolved);
+
+      const cleared = await metastore.updateTable(features, { description: null, feature: null });
+      expect('description' in cleared).toBe(false);
+      expect('feature' in cleared).toBe(false);
+      expect(cleared.properties).toEqual({ b: '2' });
+      expect(cleared.tags).toEqual({ team: 'growth' });
+      expect(await metastore.getTable(features)).toEqual(cleared);
+
+      // A plain table becomes a feature table.
+      const promoted = await metastore.updateTable(features, { feature: churnInfo });
+      expect(promoted.feature).toEqual(churnInfo);
+    });
+
+    it('drops a table with its feature info and tags', async () => {
+      await metastore.createTable({
+        name: features,
+        location: '/data/f',
+        managed: true,
+        tags: { team: 'growth' },
+        feature: churnInfo,
+      });
+      expect(await metastore.dropTable(features)).toBe(true);
+      const again = await metastore.createTable({ name: features, location: '/data/g', managed: true });
+      expect(again.tags).toEqual({});
+      expect(again.feature).toBeUndefined();
+      expect(await metastore.getTable(features)).toEqual(again);
+    });
+
+    it('fails with TABLE_NOT_FOUND naming the table for changes to an unknown table', async () => {
+      const missing = { catalog: 'ML', schema: 'Churn_Features', table: 'Nothing' };
+      for (const call of [
+        () => metastore.updateTable(missing, { description: 'x' }),
+        () => metastore.setTableTag(missing, 'team', 'growth'),
+        () => metastore.deleteTableTag(missing, 'team'),
+      ]) {
+        const error = await larderError(call());
+        expect(error.code).toBe('TABLE_NOT_FOUND');
+        expect(error.message).toContain('ml.churn_features.nothing');
+      }
+      expect(await metastore.listTables()).toEqual([]);
+    });
+
+    it('refuses tag keys and values beyond Unity Catalog limits, naming the key', async () => {
+      await metastore.createTable({ name: features, location: '/data/f', managed: true });
+      const longKey = 'k'.repeat(256);
+      const cases: [() => Promise<unknown>, string][] = [
+        [() => metastore.setTableTag(features, '', 'x'), 'empty'],
+        [() => metastore.setTableTag(features, longKey, 'x'), 'k'.repeat(40)],
+        [() => metastore.setTableTag(features, 'note', 'v'.repeat(1001)), '"note"'],
+        [() => metastore.deleteTableTag(features, ''), 'empty'],
+        [
+          () =>
+            metastore.createTable({
+              name: { ...features, table: 'other' },
+              location: '/data/o',
+              managed: true,
+              tags: { ok: 'x', big: 'v'.repeat(1001) },
+            }),
+          '"big"',
+        ],
+      ];
+      for (const [call, named] of cases) {
+        const error = await larderError(call());
+        expect(error.code).toBe('INVALID_ARGUMENT');
+        expect(error.message).toContain(named);
+      }
+      // The limits themselves are allowed, counted in characters (not UTF-16 units).
+      await metastore.setTableTag(features, 'k'.repeat(255), 'v'.repeat(1000));
+      await metastore.setTableTag(features, '🥕'.repeat(255), 'é'.repeat(1000));
+      expect(Object.keys((await metastore.getTable(features))?.tags ?? {})).toEqual([
+        'k'.repeat(255),
+        '🥕'.repeat(255),
+      ]);
+      expect((await metastore.listTables()).map((t) => t.fullName)).toEqual([
+        'ml.churn_features.customer_features',
+      ]);
+    });
+
+    it('refuses inconsistent feature-table info, naming the table and the field', async () => {
+      await metastore.createTable({
+        name: features,
+        location: '/data/f',
+        managed: true,
+        description: 'kept',
+      });
+      const bad: [Partial<FeatureTableInfo>, string][] = [
+        [{ primaryKeys: [] }, 'primaryKeys'],
+        [{ primaryKeys: ['customer_id', 'Customer_ID'] }, 'primaryKeys'],
+        [{ timeseriesColumn: 'event_time' }, 'timeseriesColumn'],
+        [{ features: [{ name: 'customer_id', type: 'long' }] }, 'features'],
+        [
+          {
+            features: [
+              { name: 'n', type: 'long' },
+              { name: 'N', type: 'long' },
+            ],
+          },
+          'features',
+        ],
+        [{ features: [{ name: 'n', type: '' }] }, 'features'],
+        [{ partitionColumns: ['region'] }, 'partitionColumns'],
+        [{ clusterBy: ['customer_id', 'customer_id'] }, 'clusterBy'],
+      ];
+      for (const [change, field] of bad) {
+        const feature = { ...churnInfo, ...change } as FeatureTableInfo;
+        for (const call of [
+          () =>
+            metastore.createTable({
+              name: { ...features, table: 'other' },
+              location: '/d/o',
+              managed: true,
+              feature,
+            }),
+          () => metastore.updateTable(features, { description: 'changed', feature }),
+        ]) {
+          const error = await larderError(call());
+          expect(error.code, field).toBe('INVALID_ARGUMENT');
+          expect(error.message, field).toContain(field);
+          expect(error.message, field).toMatch(/ml\.churn_features\.(other|customer_features)/);
+        }
+      }
+      expect((await metastore.listTables()).map((t) => t.fullName)).toEqual([
+        'ml.churn_features.customer_features',
+      ]);
+      const entry = await metastore.getTable(features);
+      expect(entry?.description).toBe('kept');
+      expect(entry?.feature).toBeUndefined();
+    });
+
+    it('leaves nothing of a create or an update that fails midway', async () => {
+      await metastore.createTable({
+        name: features,
+        location: '/data/f',
+        managed: true,
+        description: 'kept',
+        tags: { team: 'growth' },
+        feature: churnInfo,
+      });
+      const before = await metastore.getTable(features);
+      await place.breakInsertsOfBoom();
+      const other = { catalog: 'fresh', schema: 'new', table: 't' };
+      expect(
+        await errorCode(
+          metastore.createTable({
+            name: other,
+            location: '/data/t',
+            managed: true,
+            tags: { ok: '1', boom: '2' },
+            feature: churnInfo,
+          }),
+        ),
+      ).toBe('IO_ERROR');
+      expect(await metastore.getTable(other)).toBeUndefined();
+      expect(await metastore.listSchemas('fresh')).toEqual([]);
+      const boomFeature = { ...churnInfo, features: [...churnInfo.features, { name: 'boom', type: 'long' }] };
+      expect(
+        await errorCode(metastore.updateTable(features, { description: 'changed', feature: boomFeature })),
+      ).toBe('IO_ERROR');
+      expect(await errorCode(metastore.setTableTag(features, 'boom', 'x'))).toBe('IO_ERROR');
+      expect(await metastore.getTable(features)).toEqual(before);
+    });
+
+    it('applies concurrent tag changes from two handles one after the other', async () => {
+      const other = await place.open();
+      try {
+        await metastore.createTable({ name: features, location: '/data/f', managed: true });
+        await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            (i % 2 === 0 ? metastore : other).setTableTag(features, `t${i}`, String(i)),
+          ),
+        );
+        const entry = await other.getTable(features);
+        expect(Object.keys(entry?.tags ?? {}).sort()).toEqual(
+          Array.from({ length: 12 }, (_, i) => `t${i}`).sort(),
+        );
+        await Promise.all([
+          metastore.deleteTableTag(features, 't0'),
+          other.deleteTableTag(features, 't1'),
+          metastore.updateTable(features, { feature: churnInfo }),
+        ]);
+        const last = await metastore.getTable(features);
+        expect(Object.keys(last?.tags ?? {})).toHaveLength(10);
+        expect(last?.feature).toEqual(churnInfo);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('shows changes made through another handle on the same catalog at once', async () => {
       const other = await place.open();
       try {
@@ -240,6 +618,11 @@ for (const backend of backends) {
         expect((await metastore.getTable(features))?.location).toBe('/data/f');
         await metastore.createView({ name: { ...features, table: 'v' }, sql: 'SELECT 1' });
         expect((await other.listViews()).map((v) => v.fullName)).toEqual(['ml.churn_features.v']);
+        await other.setTableTag(features, 'team', 'growth');
+        await other.updateTable(features, { feature: churnInfo });
+        const seen = await metastore.getTable(features);
+        expect(seen?.tags).toEqual({ team: 'growth' });
+        expect(seen?.feature).toEqual(churnInfo);
         expect(await other.dropTable(features)).toBe(true);
         expect(await metastore.getTable(features)).toBeUndefined();
       } finally {

@@ -15,7 +15,11 @@
  * - a name is a table or a view, never both;
  * - `createTable` and `createView` create the catalog and schema they need
  *   (lenient, so Databricks scripts that never ran `CREATE SCHEMA` work);
- * - a table's `location` is an absolute path.
+ * - a table's `location` is an absolute path;
+ * - a table's feature info and tags live and die with it (`dropTable`
+ *   removes them); feature info obeys the rules of `checkFeatureTableInfo`
+ *   and tags Unity Catalog's limits (`checkTag`), both in `table-metadata.ts`;
+ * - `updatedAt` moves strictly forward with every change to an entry.
  */
 import { isAbsolute } from 'node:path';
 import { LarderError } from '../errors.js';
@@ -41,6 +45,64 @@ export interface TableEntry {
   readonly createdAt: number;
   /** Catalog-level properties (not the Delta table's own `TBLPROPERTIES`). */
   readonly properties: Readonly<Record<string, string>>;
+  /**
+   * Tags (Unity Catalog style key/value labels), keys in insertion order (a
+   * replaced value keeps its key's place; as in any JS object, integer-like
+   * keys come first).
+   */
+  readonly tags: Readonly<Record<string, string>>;
+  /** Present when the table is a feature table. */
+  readonly feature?: FeatureTableInfo;
+  /** Milliseconds since the epoch of the last catalog change to this entry (creation, update, tag). */
+  readonly updatedAt: number;
+}
+
+/** A feature column of a feature table: a column that is not a primary key. */
+export interface FeatureColumn {
+  readonly name: string;
+  /** The Delta type name (`long`, `double`, `string`, `date`, `timestamp`, `decimal(10,2)`, …). */
+  readonly type: string;
+  readonly description?: string;
+}
+
+/** Which pipeline and source tables produce a feature table. */
+export interface FeatureLineage {
+  /** The pipeline that writes the table, when one does. */
+  readonly pipeline?: string;
+  /** Source names or full table names / paths the pipeline reads. */
+  readonly sources: readonly string[];
+}
+
+/**
+ * What makes a table a feature table. The timeseries column, when set, is
+ * one of the primary keys; partition and clustering columns are columns of
+ * the table.
+ */
+export interface FeatureTableInfo {
+  readonly primaryKeys: readonly string[];
+  readonly timeseriesColumn?: string;
+  readonly partitionColumns: readonly string[];
+  readonly clusterBy: readonly string[];
+  readonly owner?: string;
+  readonly features: readonly FeatureColumn[];
+  readonly lineage: FeatureLineage;
+}
+
+/**
+ * A change to a registered table's catalog entry; absent fields are kept, `null` clears.
+ *
+ * @example
+ * // Keep the description, replace the feature info (e.g. after schema evolution), clear nothing else.
+ * await metastore.updateTable(name, { feature: { ...entry.feature!, features: [...entry.feature!.features, added] } });
+ * // Stop treating it as a feature table; drop its description.
+ * await metastore.updateTable(name, { feature: null, description: null });
+ */
+export interface TablePatch {
+  readonly description?: string | null;
+  /** The whole feature info (not merged with the old one); `null` makes it a plain table. */
+  readonly feature?: FeatureTableInfo | null;
+  /** The whole property map (not merged with the old one). */
+  readonly properties?: Readonly<Record<string, string>>;
 }
 
 /** A registered view: a name bound to a Larder SQL query, expanded where it is read. */
@@ -68,6 +130,9 @@ export interface NewTable {
   readonly managed: boolean;
   readonly description?: string;
   readonly properties?: Readonly<Record<string, string>>;
+  readonly tags?: Readonly<Record<string, string>>;
+  /** Register it as a feature table. */
+  readonly feature?: FeatureTableInfo;
 }
 
 /** What `createView` needs. */
@@ -113,6 +178,16 @@ export interface Metastore {
   listTables(filter?: ListFilter): Promise<TableEntry[]>;
   /** Unregister a table (its files are not touched). True when it existed. */
   dropTable(name: TableName): Promise<boolean>;
+  /** Change a table's entry in one atomic step; fails with `TABLE_NOT_FOUND`. Returns the new entry. */
+  updateTable(name: TableName, patch: TablePatch): Promise<TableEntry>;
+  /**
+   * Set (add or replace) one tag; fails with `TABLE_NOT_FOUND`, or
+   * `INVALID_ARGUMENT` for an empty key, a key over 255 or a value over 1000
+   * characters.
+   */
+  setTableTag(name: TableName, key: string, value: string): Promise<void>;
+  /** Remove one tag; true when it existed. Fails with `TABLE_NOT_FOUND` for an unknown table. */
+  deleteTableTag(name: TableName, key: string): Promise<boolean>;
   /**
    * Register a view. Fails with `VIEW_ALREADY_EXISTS` when the view exists and
    * `orReplace` is not set, `TABLE_ALREADY_EXISTS` when a table has its name.

@@ -9,7 +9,10 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isLarderError } from '../errors.js';
+import { describeCommand } from './commands/describe.js';
+import { historyCommand } from './commands/history.js';
 import { sqlCommand } from './commands/sql.js';
+import { tablesCommand } from './commands/tables.js';
 
 /** The version in package.json (two folders up from both src/cli and dist/cli). */
 function packageVersion(): string {
@@ -26,7 +29,7 @@ export function createProgram(): Command {
     .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  for (const command of [sqlCommand()]) {
+  for (const command of [sqlCommand(), tablesCommand(), describeCommand(), historyCommand()]) {
     // Commands built on their own do not inherit exitOverride and the help settings.
     program.addCommand(command.copyInheritedSettings(program));
   }

@@ -67,6 +67,54 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = Object.freeze([
       );
     `,
   },
+  {
+    version: 2,
+    name: 'feature tables, table features, table tags and updated_at',
+    sql: `
+      ALTER TABLE tables ADD COLUMN updated_at BIGINT;
+      UPDATE tables SET updated_at = created_at;
+      ALTER TABLE tables ALTER COLUMN updated_at SET NOT NULL;
+      -- One row per feature table; the lists are JSON arrays of column or source names.
+      CREATE TABLE feature_tables (
+        catalog TEXT NOT NULL,
+        schema TEXT NOT NULL,
+        name TEXT NOT NULL,
+        primary_keys JSONB NOT NULL,
+        timeseries_column TEXT,
+        partition_columns JSONB NOT NULL DEFAULT '[]',
+        cluster_columns JSONB NOT NULL DEFAULT '[]',
+        owner TEXT,
+        lineage_pipeline TEXT,
+        lineage_sources JSONB NOT NULL DEFAULT '[]',
+        CONSTRAINT feature_tables_pkey PRIMARY KEY (catalog, schema, name),
+        FOREIGN KEY (catalog, schema, name) REFERENCES tables (catalog, schema, name) ON DELETE CASCADE
+      );
+      -- The feature (non-key) columns of a feature table, in table order.
+      CREATE TABLE table_features (
+        catalog TEXT NOT NULL,
+        schema TEXT NOT NULL,
+        table_name TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        description TEXT,
+        CONSTRAINT table_features_pkey PRIMARY KEY (catalog, schema, table_name, position),
+        FOREIGN KEY (catalog, schema, table_name)
+          REFERENCES feature_tables (catalog, schema, name) ON DELETE CASCADE
+      );
+      -- Tags of any table; position keeps insertion order (a replaced tag keeps its place).
+      CREATE TABLE table_tags (
+        catalog TEXT NOT NULL,
+        schema TEXT NOT NULL,
+        table_name TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        CONSTRAINT table_tags_pkey PRIMARY KEY (catalog, schema, table_name, key),
+        FOREIGN KEY (catalog, schema, table_name) REFERENCES tables (catalog, schema, name) ON DELETE CASCADE
+      );
+    `,
+  },
 ]);
 
 /** What `migrate` did: the version found and the version left. */

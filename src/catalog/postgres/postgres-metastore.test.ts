@@ -55,8 +55,11 @@ describe('PostgreSQL metastore', () => {
     );
     expect(rows.map((r) => r.table_name)).toEqual([
       'catalogs',
+      'feature_tables',
       'schema_migrations',
       'schemas',
+      'table_features',
+      'table_tags',
       'tables',
       'views',
     ]);
@@ -130,8 +133,8 @@ describe('PostgreSQL metastore', () => {
     await withClient(async (client) => {
       const extra = {
         version: POSTGRES_MIGRATIONS.length + 1,
-        name: 'table tags',
-        sql: 'CREATE TABLE table_tags (k TEXT)',
+        name: 'an extra table',
+        sql: 'CREATE TABLE extra_table (k TEXT)',
       };
       expect(await migrate(client, schema)).toEqual({ from: 0, to: POSTGRES_MIGRATIONS.length });
       expect(await migrate(client, schema)).toEqual({
@@ -145,9 +148,49 @@ describe('PostgreSQL metastore', () => {
     });
     const { rows } = await admin.query(
       'SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2',
-      [schema, 'table_tags'],
+      [schema, 'extra_table'],
     );
     expect(rows).toHaveLength(1);
+  });
+
+  it('migrates a version 1 catalog in place, keeping its tables, which start with no tags', async () => {
+    const createdAt = Date.now() - 60_000;
+    await withClient(async (client) => {
+      expect(await migrate(client, schema, POSTGRES_MIGRATIONS.slice(0, 1))).toEqual({ from: 0, to: 1 });
+      const q = sqlIdent(schema);
+      await client.query(`INSERT INTO ${q}.catalogs (name, created_at) VALUES ('ml', $1)`, [createdAt]);
+      await client.query(
+        `INSERT INTO ${q}.schemas (catalog, name, created_at) VALUES ('ml', 'churn_features', $1)`,
+        [createdAt],
+      );
+      await client.query(
+        `INSERT INTO ${q}.tables (catalog, schema, name, location, managed, description, properties, created_at)
+         VALUES ('ml', 'churn_features', 'customer_features', '/data/f', true, 'old', '{"a":"b"}', $1)`,
+        [createdAt],
+      );
+    });
+    const metastore = await PostgresMetastore.open(url, { schema });
+    try {
+      expect(await appliedMigrations()).toEqual(
+        POSTGRES_MIGRATIONS.map((m) => ({ version: m.version, name: m.name })),
+      );
+      const entry = await metastore.getTable(features);
+      expect(entry).toEqual({
+        name: features,
+        fullName: 'ml.churn_features.customer_features',
+        location: '/data/f',
+        managed: true,
+        description: 'old',
+        createdAt,
+        properties: { a: 'b' },
+        tags: {},
+        updatedAt: createdAt,
+      });
+      await metastore.setTableTag(features, 'team', 'growth');
+      expect((await metastore.getTable(features))?.tags).toEqual({ team: 'growth' });
+    } finally {
+      await metastore.close();
+    }
   });
 
   it('refuses a schema written by a newer Larder', async () => {

@@ -10,13 +10,20 @@
  * is atomic across processes (a table and a view of one name can never both
  * be created). Unique violations that still happen map to the same error
  * codes as the SQLite backend. Reads are not cached: each call sees every
- * change committed before it.
+ * change committed before it. A table's entry (its row, feature info,
+ * feature columns and tags) is read by one statement, so it is never seen
+ * half-changed; every change to an existing entry first locks the table's
+ * row (`UPDATE … RETURNING` / `SELECT … FOR UPDATE`), so concurrent tag and
+ * patch calls on one table apply one after the other. Feature info and tags
+ * go when the table does (foreign keys cascade).
  */
 import type { Pool, PoolClient } from 'pg';
 import { sqlIdent } from '../../duckdb/duckdb.js';
 import { isLarderError, LarderError } from '../../errors.js';
 import {
   assertAbsoluteLocation,
+  type FeatureColumn,
+  type FeatureTableInfo,
   type ListFilter,
   type Metastore,
   type NewTable,
@@ -26,9 +33,11 @@ import {
   type SchemaEntry,
   type TableEntry,
   type TableName,
+  type TablePatch,
   tableFullName,
   type ViewEntry,
 } from '../metastore.js';
+import { checkFeatureTableInfo, checkTag, checkTags, tableNotFound } from '../table-metadata.js';
 import { advisoryLockKey, migrate } from './migrations.js';
 
 /** The PostgreSQL schema holding the catalog unless `schema` is given. */
@@ -55,6 +64,19 @@ interface TableRow {
   readonly properties: Record<string, string>;
   /** BIGINT comes back as a string. */
   readonly created_at: string;
+  readonly updated_at: string;
+  /** The `feature_tables` columns: null for a table that is not a feature table. */
+  readonly primary_keys: string[] | null;
+  readonly timeseries_column: string | null;
+  readonly partition_columns: string[] | null;
+  readonly cluster_columns: string[] | null;
+  readonly owner: string | null;
+  readonly lineage_pipeline: string | null;
+  readonly lineage_sources: string[] | null;
+  /** `[[key, value], …]` in tag order. */
+  readonly tags: [string, string][];
+  /** In column order. */
+  readonly features: { name: string; type: string; description: string | null }[];
 }
 
 interface ViewRow {
@@ -97,6 +119,8 @@ export class PostgresMetastore implements Metastore {
   readonly #pool: Pool;
   /** `schema`, quoted: the prefix of every relation name. */
   readonly #q: string;
+  /** A table's whole entry, in one statement (one consistent read); callers append WHERE / ORDER BY. */
+  readonly #tableSelect: string;
   #closed = false;
 
   private constructor(url: string, schema: string, pool: Pool) {
@@ -104,6 +128,21 @@ export class PostgresMetastore implements Metastore {
     this.schema = schema;
     this.#pool = pool;
     this.#q = sqlIdent(schema);
+    const q = this.#q;
+    this.#tableSelect = `
+      SELECT t.catalog, t.schema, t.name, t.location, t.managed, t.description, t.properties,
+        t.created_at, t.updated_at,
+        f.primary_keys, f.timeseries_column, f.partition_columns, f.cluster_columns, f.owner,
+        f.lineage_pipeline, f.lineage_sources,
+        coalesce((SELECT jsonb_agg(jsonb_build_array(g.key, g.value) ORDER BY g.position)
+          FROM ${q}.table_tags g
+          WHERE g.catalog = t.catalog AND g.schema = t.schema AND g.table_name = t.name), '[]') AS tags,
+        coalesce((SELECT jsonb_agg(jsonb_build_object('name', c.name, 'type', c.type, 'description', c.description)
+            ORDER BY c.position)
+          FROM ${q}.table_features c
+          WHERE c.catalog = t.catalog AND c.schema = t.schema AND c.table_name = t.name), '[]') AS features
+      FROM ${q}.tables t
+      LEFT JOIN ${q}.feature_tables f ON f.catalog = t.catalog AND f.schema = t.schema AND f.name = t.name`;
   }
 
   /**
@@ -182,15 +221,17 @@ export class PostgresMetastore implements Metastore {
     const name = normalizeTableName(entry.name);
     const fullName = tableFullName(name);
     assertAbsoluteLocation(entry.location, fullName);
+    const feature = entry.feature === undefined ? undefined : checkFeatureTableInfo(fullName, entry.feature);
+    const tags = checkTags(fullName, entry.tags);
     const createdAt = Date.now();
     const properties = { ...(entry.properties ?? {}) };
-    await this.#write(`create table ${fullName}`, async (client) => {
+    return this.#write(`create table ${fullName}`, async (client) => {
       await this.#lockName(client, fullName);
       await this.#ensureSchema(client, name, createdAt);
       await this.#assertNoView(client, name, fullName, 'table');
       await client.query(
-        `INSERT INTO ${this.#q}.tables (catalog, schema, name, location, managed, description, properties, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        `INSERT INTO ${this.#q}.tables (catalog, schema, name, location, managed, description, properties, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
         [
           name.catalog,
           name.schema,
@@ -202,16 +243,15 @@ export class PostgresMetastore implements Metastore {
           createdAt,
         ],
       );
-    });
-    return tableEntry({
-      catalog: name.catalog,
-      schema: name.schema,
-      name: name.table,
-      location: entry.location,
-      managed: entry.managed,
-      description: entry.description ?? null,
-      properties,
-      created_at: String(createdAt),
+      if (feature) await this.#insertFeature(client, name, feature);
+      if (tags.length > 0) {
+        await client.query(
+          `INSERT INTO ${this.#q}.table_tags (catalog, schema, table_name, key, value, position)
+           SELECT $1, $2, $3, k, v, o FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS x (k, v, o)`,
+          [name.catalog, name.schema, name.table, tags.map(([k]) => k), tags.map(([, v]) => v)],
+        );
+      }
+      return this.#entry(client, name, fullName);
     });
   }
 
@@ -219,7 +259,7 @@ export class PostgresMetastore implements Metastore {
     const n = normalizeTableName(name);
     const rows = await this.#query<TableRow>(
       `read table ${tableFullName(n)}`,
-      `SELECT * FROM ${this.#q}.tables WHERE catalog = $1 AND schema = $2 AND name = $3`,
+      `${this.#tableSelect} WHERE t.catalog = $1 AND t.schema = $2 AND t.name = $3`,
       [n.catalog, n.schema, n.table],
     );
     return rows[0] && tableEntry(rows[0]);
@@ -238,6 +278,80 @@ export class PostgresMetastore implements Metastore {
       [n.catalog, n.schema, n.table],
     );
     return rows.length > 0;
+  }
+
+  async updateTable(name: TableName, patch: TablePatch): Promise<TableEntry> {
+    const n = normalizeTableName(name);
+    const fullName = tableFullName(n);
+    const feature =
+      patch.feature === undefined || patch.feature === null
+        ? patch.feature
+        : checkFeatureTableInfo(fullName, patch.feature);
+    return this.#write(`update table ${fullName}`, async (client) => {
+      const params: unknown[] = [n.catalog, n.schema, n.table, Date.now()];
+      const sets = ['updated_at = greatest($4, updated_at + 1)'];
+      if (patch.description !== undefined) {
+        params.push(patch.description);
+        sets.push(`description = $${params.length}`);
+      }
+      if (patch.properties !== undefined) {
+        params.push(JSON.stringify(patch.properties));
+        sets.push(`properties = $${params.length}`);
+      }
+      const updated = await client.query(
+        `UPDATE ${this.#q}.tables SET ${sets.join(', ')}
+         WHERE catalog = $1 AND schema = $2 AND name = $3 RETURNING 1`,
+        params,
+      );
+      if (updated.rows.length === 0) throw tableNotFound(fullName);
+      if (feature !== undefined) {
+        // Cascades to the feature columns.
+        await client.query(
+          `DELETE FROM ${this.#q}.feature_tables WHERE catalog = $1 AND schema = $2 AND name = $3`,
+          [n.catalog, n.schema, n.table],
+        );
+        if (feature !== null) await this.#insertFeature(client, n, feature);
+      }
+      return this.#entry(client, n, fullName);
+    });
+  }
+
+  async setTableTag(name: TableName, key: string, value: string): Promise<void> {
+    const n = normalizeTableName(name);
+    const fullName = tableFullName(n);
+    checkTag(fullName, key, value);
+    await this.#write(`set tag "${key}" of table ${fullName}`, async (client) => {
+      await this.#touch(client, n, fullName);
+      // A new key goes last; a replaced one keeps its place. The row lock #touch holds orders concurrent setters.
+      await client.query(
+        `INSERT INTO ${this.#q}.table_tags (catalog, schema, table_name, key, value, position)
+         VALUES ($1, $2, $3, $4, $5, (SELECT coalesce(max(position), 0) + 1 FROM ${this.#q}.table_tags
+           WHERE catalog = $1 AND schema = $2 AND table_name = $3))
+         ON CONFLICT ON CONSTRAINT table_tags_pkey DO UPDATE SET value = EXCLUDED.value`,
+        [n.catalog, n.schema, n.table, key, value],
+      );
+    });
+  }
+
+  async deleteTableTag(name: TableName, key: string): Promise<boolean> {
+    const n = normalizeTableName(name);
+    const fullName = tableFullName(n);
+    checkTag(fullName, key);
+    return this.#write(`delete tag "${key}" of table ${fullName}`, async (client) => {
+      const table = await client.query(
+        `SELECT 1 FROM ${this.#q}.tables WHERE catalog = $1 AND schema = $2 AND name = $3 FOR UPDATE`,
+        [n.catalog, n.schema, n.table],
+      );
+      if (table.rows.length === 0) throw tableNotFound(fullName);
+      const deleted = await client.query(
+        `DELETE FROM ${this.#q}.table_tags WHERE catalog = $1 AND schema = $2 AND table_name = $3 AND key = $4
+         RETURNING 1`,
+        [n.catalog, n.schema, n.table, key],
+      );
+      if (deleted.rows.length === 0) return false;
+      await this.#touch(client, n, fullName);
+      return true;
+    });
   }
 
   async createView(view: NewView): Promise<ViewEntry> {
@@ -302,21 +416,78 @@ export class PostgresMetastore implements Metastore {
   }
 
   #list<R>(relation: 'tables' | 'views', filter: ListFilter): Promise<R[]> {
+    const p = relation === 'tables' ? 't.' : '';
     const where: string[] = [];
     const params: string[] = [];
     if (filter.catalog !== undefined) {
       params.push(normalizeNamePart(filter.catalog, 'catalog'));
-      where.push(`catalog = $${params.length}`);
+      where.push(`${p}catalog = $${params.length}`);
     }
     if (filter.schema !== undefined) {
       params.push(normalizeNamePart(filter.schema, 'schema'));
-      where.push(`schema = $${params.length}`);
+      where.push(`${p}schema = $${params.length}`);
     }
     // COLLATE "C" orders by code point, as SQLite does, whatever the database's locale.
-    const sql = `SELECT * FROM ${this.#q}.${relation}${
+    const sql = `${relation === 'tables' ? this.#tableSelect : `SELECT * FROM ${this.#q}.views`}${
       where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''
-    } ORDER BY catalog COLLATE "C", schema COLLATE "C", name COLLATE "C"`;
+    } ORDER BY ${p}catalog COLLATE "C", ${p}schema COLLATE "C", ${p}name COLLATE "C"`;
     return this.#query<R>(`list ${relation}`, sql, params);
+  }
+
+  /** The entry of `name`, inside a transaction that just changed it. */
+  async #entry(client: PoolClient, name: TableName, fullName: string): Promise<TableEntry> {
+    const { rows } = await client.query<TableRow>(
+      `${this.#tableSelect} WHERE t.catalog = $1 AND t.schema = $2 AND t.name = $3`,
+      [name.catalog, name.schema, name.table],
+    );
+    if (!rows[0]) throw tableNotFound(fullName);
+    return tableEntry(rows[0]);
+  }
+
+  /**
+   * Lock a table's row until the transaction ends and move its `updated_at`
+   * forward (strictly, even within one millisecond); `TABLE_NOT_FOUND` if absent.
+   */
+  async #touch(client: PoolClient, name: TableName, fullName: string): Promise<void> {
+    const updated = await client.query(
+      `UPDATE ${this.#q}.tables SET updated_at = greatest($4, updated_at + 1)
+       WHERE catalog = $1 AND schema = $2 AND name = $3 RETURNING 1`,
+      [name.catalog, name.schema, name.table, Date.now()],
+    );
+    if (updated.rows.length === 0) throw tableNotFound(fullName);
+  }
+
+  async #insertFeature(client: PoolClient, name: TableName, feature: FeatureTableInfo): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.#q}.feature_tables (catalog, schema, name, primary_keys, timeseries_column,
+         partition_columns, cluster_columns, owner, lineage_pipeline, lineage_sources)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        name.catalog,
+        name.schema,
+        name.table,
+        JSON.stringify(feature.primaryKeys),
+        feature.timeseriesColumn ?? null,
+        JSON.stringify(feature.partitionColumns),
+        JSON.stringify(feature.clusterBy),
+        feature.owner ?? null,
+        feature.lineage.pipeline ?? null,
+        JSON.stringify(feature.lineage.sources),
+      ],
+    );
+    if (feature.features.length === 0) return;
+    await client.query(
+      `INSERT INTO ${this.#q}.table_features (catalog, schema, table_name, position, name, type, description)
+       SELECT $1, $2, $3, o, n, t, d FROM unnest($4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS x (n, t, d, o)`,
+      [
+        name.catalog,
+        name.schema,
+        name.table,
+        feature.features.map((f) => f.name),
+        feature.features.map((f) => f.type),
+        feature.features.map((f) => f.description ?? null),
+      ],
+    );
   }
 
   /** Hold, until the transaction ends, the lock that serialises every creation of `fullName`. */
@@ -437,6 +608,7 @@ function tableExists(fullName: string, cause?: unknown): LarderError {
 
 function tableEntry(row: TableRow): TableEntry {
   const name = { catalog: row.catalog, schema: row.schema, table: row.name };
+  const feature = featureInfo(row);
   return Object.freeze({
     name: Object.freeze(name),
     fullName: tableFullName(name),
@@ -445,6 +617,35 @@ function tableEntry(row: TableRow): TableEntry {
     ...(row.description === null ? {} : { description: row.description }),
     createdAt: Number(row.created_at),
     properties: Object.freeze({ ...row.properties }),
+    tags: Object.freeze(Object.fromEntries(row.tags)),
+    ...(feature === undefined ? {} : { feature }),
+    updatedAt: Number(row.updated_at),
+  });
+}
+
+function featureInfo(row: TableRow): FeatureTableInfo | undefined {
+  if (row.primary_keys === null) return undefined;
+  const list = (items: string[] | null): readonly string[] => Object.freeze([...(items ?? [])]);
+  return Object.freeze({
+    primaryKeys: list(row.primary_keys),
+    ...(row.timeseries_column === null ? {} : { timeseriesColumn: row.timeseries_column }),
+    partitionColumns: list(row.partition_columns),
+    clusterBy: list(row.cluster_columns),
+    ...(row.owner === null ? {} : { owner: row.owner }),
+    features: Object.freeze(
+      row.features.map(
+        (c): FeatureColumn =>
+          Object.freeze({
+            name: c.name,
+            type: c.type,
+            ...(c.description === null ? {} : { description: c.description }),
+          }),
+      ),
+    ),
+    lineage: Object.freeze({
+      ...(row.lineage_pipeline === null ? {} : { pipeline: row.lineage_pipeline }),
+      sources: list(row.lineage_sources),
+    }),
   });
 }
 

@@ -55,19 +55,64 @@ describe('SQLite catalog file', () => {
     try {
       const extra = {
         version: SQLITE_MIGRATIONS.length + 1,
-        name: 'table tags',
-        sql: 'CREATE TABLE table_tags (k TEXT)',
+        name: 'an extra table',
+        sql: 'CREATE TABLE extra_table (k TEXT)',
       };
       expect(migrate(db)).toEqual({ from: 0, to: SQLITE_MIGRATIONS.length });
       expect(migrate(db, [...SQLITE_MIGRATIONS, extra])).toEqual({
         from: SQLITE_MIGRATIONS.length,
         to: extra.version,
       });
-      expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'table_tags'").get()).toEqual({
+      expect(db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'extra_table'").get()).toEqual({
         n: 1,
       });
     } finally {
       db.close();
+    }
+  });
+
+  it('migrates a version 1 catalog in place, keeping its tables, which start with no tags', async () => {
+    const path = join(dir, 'catalog.db');
+    const createdAt = Date.now() - 60_000;
+    const db = new BetterSqlite3(path);
+    try {
+      expect(migrate(db, SQLITE_MIGRATIONS.slice(0, 1))).toEqual({ from: 0, to: 1 });
+      db.prepare("INSERT INTO catalogs (name, created_at) VALUES ('ml', ?)").run(createdAt);
+      db.prepare("INSERT INTO schemas (catalog, name, created_at) VALUES ('ml', 'churn_features', ?)").run(
+        createdAt,
+      );
+      db.prepare(
+        `INSERT INTO tables (catalog, schema, name, location, managed, description, properties, created_at)
+         VALUES ('ml', 'churn_features', 'customer_features', '/data/f', 1, 'old', '{"a":"b"}', ?)`,
+      ).run(createdAt);
+    } finally {
+      db.close();
+    }
+    const metastore = await SqliteMetastore.open(path);
+    try {
+      expect(await metastore.getTable(features)).toEqual({
+        name: features,
+        fullName: 'ml.churn_features.customer_features',
+        location: '/data/f',
+        managed: true,
+        description: 'old',
+        createdAt,
+        properties: { a: 'b' },
+        tags: {},
+        updatedAt: createdAt,
+      });
+      await metastore.setTableTag(features, 'team', 'growth');
+      expect((await metastore.getTable(features))?.tags).toEqual({ team: 'growth' });
+    } finally {
+      await metastore.close();
+    }
+    const check = new BetterSqlite3(path, { readonly: true });
+    try {
+      expect(check.prepare('SELECT max(version) AS v FROM schema_migrations').get()).toEqual({
+        v: SQLITE_MIGRATIONS.length,
+      });
+    } finally {
+      check.close();
     }
   });
 

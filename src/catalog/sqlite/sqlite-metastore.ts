@@ -8,7 +8,9 @@
  * failing, and every change that reads before it writes runs in a
  * `BEGIN IMMEDIATE` transaction, so check-then-insert is atomic across
  * processes. Reads are not cached: each call sees every change committed
- * before it.
+ * before it. A table's entry (its row, feature info, feature columns and
+ * tags) is read by one statement, so it is never seen half-changed; its
+ * feature info and tags go when the table does (foreign keys cascade).
  *
  * `better-sqlite3` is synchronous; the methods are async to honour the
  * `Metastore` interface (a PostgreSQL backend is networked). Calls are short
@@ -21,6 +23,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { isLarderError, LarderError } from '../../errors.js';
 import {
   assertAbsoluteLocation,
+  type FeatureColumn,
+  type FeatureTableInfo,
   type ListFilter,
   type Metastore,
   type NewTable,
@@ -30,9 +34,11 @@ import {
   type SchemaEntry,
   type TableEntry,
   type TableName,
+  type TablePatch,
   tableFullName,
   type ViewEntry,
 } from '../metastore.js';
+import { checkFeatureTableInfo, checkTag, checkTags, tableNotFound } from '../table-metadata.js';
 import { migrate } from './migrations.js';
 
 /** The catalog file inside a project's `.larder/` folder. */
@@ -50,7 +56,37 @@ interface TableRow {
   readonly description: string | null;
   readonly properties: string;
   readonly created_at: number;
+  readonly updated_at: number;
+  /** The `feature_tables` columns: null for a table that is not a feature table. */
+  readonly primary_keys: string | null;
+  readonly timeseries_column: string | null;
+  readonly partition_columns: string | null;
+  readonly cluster_columns: string | null;
+  readonly owner: string | null;
+  readonly lineage_pipeline: string | null;
+  readonly lineage_sources: string | null;
+  /** JSON `[[key, value], …]` in tag order. */
+  readonly tags: string;
+  /** JSON `[{name, type, description}, …]` in column order. */
+  readonly features: string;
 }
+
+/** A table's whole entry, in one statement (one consistent read); callers append WHERE / ORDER BY. */
+const TABLE_SELECT = `
+  SELECT t.catalog, t.schema, t.name, t.location, t.managed, t.description, t.properties,
+    t.created_at, t.updated_at,
+    f.primary_keys, f.timeseries_column, f.partition_columns, f.cluster_columns, f.owner,
+    f.lineage_pipeline, f.lineage_sources,
+    (SELECT json_group_array(json_array(g.key, g.value) ORDER BY g.position) FROM table_tags g
+      WHERE g.catalog = t.catalog AND g.schema = t.schema AND g.table_name = t.name) AS tags,
+    (SELECT json_group_array(json_object('name', c.name, 'type', c.type, 'description', c.description)
+        ORDER BY c.position) FROM table_features c
+      WHERE c.catalog = t.catalog AND c.schema = t.schema AND c.table_name = t.name) AS features
+  FROM tables t
+  LEFT JOIN feature_tables f ON f.catalog = t.catalog AND f.schema = t.schema AND f.name = t.name`;
+
+/** WHERE clause selecting one table of `TABLE_SELECT` (or of `tables` alone). */
+const ONE_TABLE = 'WHERE catalog = ? AND schema = ? AND name = ?';
 
 interface ViewRow {
   readonly catalog: string;
@@ -153,13 +189,15 @@ export class SqliteMetastore implements Metastore {
     const name = normalizeTableName(entry.name);
     const fullName = tableFullName(name);
     assertAbsoluteLocation(entry.location, fullName);
+    const feature = entry.feature === undefined ? undefined : checkFeatureTableInfo(fullName, entry.feature);
+    const tags = checkTags(fullName, entry.tags);
     const createdAt = Date.now();
-    this.#write(`create table ${fullName}`, () => {
+    return this.#write(`create table ${fullName}`, () => {
       this.#ensureSchema(name, createdAt);
       this.#assertNameFree(name, fullName, 'table');
       this.#statement(
-        `INSERT INTO tables (catalog, schema, name, location, managed, description, properties, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO tables (catalog, schema, name, location, managed, description, properties, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         name.catalog,
         name.schema,
@@ -169,24 +207,23 @@ export class SqliteMetastore implements Metastore {
         entry.description ?? null,
         JSON.stringify(entry.properties ?? {}),
         createdAt,
+        createdAt,
       );
-    });
-    return tableEntry({
-      catalog: name.catalog,
-      schema: name.schema,
-      name: name.table,
-      location: entry.location,
-      managed: entry.managed ? 1 : 0,
-      description: entry.description ?? null,
-      properties: JSON.stringify(entry.properties ?? {}),
-      created_at: createdAt,
+      if (feature) this.#insertFeature(name, feature);
+      const insertTag = this.#statement(
+        'INSERT INTO table_tags (catalog, schema, table_name, key, value, position) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      tags.forEach(([key, value], i) => {
+        insertTag.run(name.catalog, name.schema, name.table, key, value, i + 1);
+      });
+      return this.#entry(name, fullName);
     });
   }
 
   async getTable(name: TableName): Promise<TableEntry | undefined> {
     const n = normalizeTableName(name);
     const row = this.#read(`read table ${tableFullName(n)}`, () =>
-      this.#statement('SELECT * FROM tables WHERE catalog = ? AND schema = ? AND name = ?').get(
+      this.#statement(`${TABLE_SELECT} WHERE t.catalog = ? AND t.schema = ? AND t.name = ?`).get(
         n.catalog,
         n.schema,
         n.table,
@@ -209,6 +246,73 @@ export class SqliteMetastore implements Metastore {
         n.table,
       );
       return result.changes > 0;
+    });
+  }
+
+  async updateTable(name: TableName, patch: TablePatch): Promise<TableEntry> {
+    const n = normalizeTableName(name);
+    const fullName = tableFullName(n);
+    const feature =
+      patch.feature === undefined || patch.feature === null
+        ? patch.feature
+        : checkFeatureTableInfo(fullName, patch.feature);
+    return this.#write(`update table ${fullName}`, () => {
+      const sets = ['updated_at = max(?, updated_at + 1)'];
+      const params: unknown[] = [Date.now()];
+      if (patch.description !== undefined) {
+        sets.push('description = ?');
+        params.push(patch.description);
+      }
+      if (patch.properties !== undefined) {
+        sets.push('properties = ?');
+        params.push(JSON.stringify(patch.properties));
+      }
+      const updated = this.#statement(`UPDATE tables SET ${sets.join(', ')} ${ONE_TABLE}`).run(
+        ...params,
+        n.catalog,
+        n.schema,
+        n.table,
+      );
+      if (updated.changes === 0) throw tableNotFound(fullName);
+      if (feature !== undefined) {
+        // Cascades to the feature columns.
+        this.#statement(`DELETE FROM feature_tables ${ONE_TABLE}`).run(n.catalog, n.schema, n.table);
+        if (feature !== null) this.#insertFeature(n, feature);
+      }
+      return this.#entry(n, fullName);
+    });
+  }
+
+  async setTableTag(name: TableName, key: string, value: string): Promise<void> {
+    const n = normalizeTableName(name);
+    const fullName = tableFullName(n);
+    checkTag(fullName, key, value);
+    this.#write(`set tag "${key}" of table ${fullName}`, () => {
+      this.#touch(n, fullName);
+      // A new key goes last; a replaced one keeps its place.
+      this.#statement(
+        `INSERT INTO table_tags (catalog, schema, table_name, key, value, position)
+         VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(position), 0) + 1 FROM table_tags
+           WHERE catalog = ? AND schema = ? AND table_name = ?))
+         ON CONFLICT (catalog, schema, table_name, key) DO UPDATE SET value = excluded.value`,
+      ).run(n.catalog, n.schema, n.table, key, value, n.catalog, n.schema, n.table);
+    });
+  }
+
+  async deleteTableTag(name: TableName, key: string): Promise<boolean> {
+    const n = normalizeTableName(name);
+    const fullName = tableFullName(n);
+    checkTag(fullName, key);
+    return this.#write(`delete tag "${key}" of table ${fullName}`, () => {
+      if (!this.#statement(`SELECT 1 FROM tables ${ONE_TABLE}`).get(n.catalog, n.schema, n.table)) {
+        throw tableNotFound(fullName);
+      }
+      const deleted = this.#statement(
+        'DELETE FROM table_tags WHERE catalog = ? AND schema = ? AND table_name = ? AND key = ?',
+      ).run(n.catalog, n.schema, n.table, key);
+      if (deleted.changes === 0) return false;
+      this.#touch(n, fullName);
+      return true;
     });
   }
 
@@ -278,18 +382,69 @@ export class SqliteMetastore implements Metastore {
   }
 
   #list(relation: 'tables' | 'views', filter: ListFilter): unknown[] {
+    const p = relation === 'tables' ? 't.' : '';
     const where: string[] = [];
     const params: string[] = [];
     if (filter.catalog !== undefined) {
-      where.push('catalog = ?');
+      where.push(`${p}catalog = ?`);
       params.push(normalizeNamePart(filter.catalog, 'catalog'));
     }
     if (filter.schema !== undefined) {
-      where.push('schema = ?');
+      where.push(`${p}schema = ?`);
       params.push(normalizeNamePart(filter.schema, 'schema'));
     }
-    const sql = `SELECT * FROM ${relation}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY catalog, schema, name`;
+    const sql = `${relation === 'tables' ? TABLE_SELECT : 'SELECT * FROM views'}${
+      where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''
+    } ORDER BY ${p}catalog, ${p}schema, ${p}name`;
     return this.#read(`list ${relation}`, () => this.#statement(sql).all(...params));
+  }
+
+  /** The entry of `name`, inside a transaction that just changed it. */
+  #entry(name: TableName, fullName: string): TableEntry {
+    const row = this.#statement(`${TABLE_SELECT} WHERE t.catalog = ? AND t.schema = ? AND t.name = ?`).get(
+      name.catalog,
+      name.schema,
+      name.table,
+    ) as TableRow | undefined;
+    if (!row) throw tableNotFound(fullName);
+    return tableEntry(row);
+  }
+
+  /** Move a table's `updated_at` forward (strictly, even within one millisecond); `TABLE_NOT_FOUND` if absent. */
+  #touch(name: TableName, fullName: string): void {
+    const updated = this.#statement(`UPDATE tables SET updated_at = max(?, updated_at + 1) ${ONE_TABLE}`).run(
+      Date.now(),
+      name.catalog,
+      name.schema,
+      name.table,
+    );
+    if (updated.changes === 0) throw tableNotFound(fullName);
+  }
+
+  #insertFeature(name: TableName, feature: FeatureTableInfo): void {
+    this.#statement(
+      `INSERT INTO feature_tables (catalog, schema, name, primary_keys, timeseries_column, partition_columns,
+         cluster_columns, owner, lineage_pipeline, lineage_sources)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      name.catalog,
+      name.schema,
+      name.table,
+      JSON.stringify(feature.primaryKeys),
+      feature.timeseriesColumn ?? null,
+      JSON.stringify(feature.partitionColumns),
+      JSON.stringify(feature.clusterBy),
+      feature.owner ?? null,
+      feature.lineage.pipeline ?? null,
+      JSON.stringify(feature.lineage.sources),
+    );
+    const insertColumn = this.#statement(
+      `INSERT INTO table_features (catalog, schema, table_name, position, name, type, description)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    feature.features.forEach((f, i) => {
+      insertColumn.run(name.catalog, name.schema, name.table, i + 1, f.name, f.type, f.description ?? null);
+    });
   }
 
   #ensureSchema(name: TableName, now: number): void {
@@ -373,6 +528,7 @@ export class SqliteMetastore implements Metastore {
 
 function tableEntry(row: TableRow): TableEntry {
   const name = { catalog: row.catalog, schema: row.schema, table: row.name };
+  const feature = featureInfo(row);
   return Object.freeze({
     name: Object.freeze(name),
     fullName: tableFullName(name),
@@ -381,6 +537,37 @@ function tableEntry(row: TableRow): TableEntry {
     ...(row.description === null ? {} : { description: row.description }),
     createdAt: row.created_at,
     properties: Object.freeze(JSON.parse(row.properties) as Record<string, string>),
+    tags: Object.freeze(Object.fromEntries(JSON.parse(row.tags) as [string, string][])),
+    ...(feature === undefined ? {} : { feature }),
+    updatedAt: row.updated_at,
+  });
+}
+
+function featureInfo(row: TableRow): FeatureTableInfo | undefined {
+  if (row.primary_keys === null) return undefined;
+  const list = (json: string | null): readonly string[] =>
+    Object.freeze(JSON.parse(json ?? '[]') as string[]);
+  const columns = JSON.parse(row.features) as { name: string; type: string; description: string | null }[];
+  return Object.freeze({
+    primaryKeys: list(row.primary_keys),
+    ...(row.timeseries_column === null ? {} : { timeseriesColumn: row.timeseries_column }),
+    partitionColumns: list(row.partition_columns),
+    clusterBy: list(row.cluster_columns),
+    ...(row.owner === null ? {} : { owner: row.owner }),
+    features: Object.freeze(
+      columns.map(
+        (c): FeatureColumn =>
+          Object.freeze({
+            name: c.name,
+            type: c.type,
+            ...(c.description === null ? {} : { description: c.description }),
+          }),
+      ),
+    ),
+    lineage: Object.freeze({
+      ...(row.lineage_pipeline === null ? {} : { pipeline: row.lineage_pipeline }),
+      sources: list(row.lineage_sources),
+    }),
   });
 }
 
