@@ -111,4 +111,19 @@ describe('DeltaTable maintenance', () => {
     expect((await table.vacuum()).metrics.numDeletedFiles).toBe(0);
     expect((await table.history(2)).map((h) => h.operation)).toEqual(['VACUUM END', 'VACUUM START']);
   });
+
+  it('passes domain metadata through append, overwrite and merge into their commits', async () => {
+    const path = join(dir, 'domains');
+    const table = await DeltaTable.create(path, { schema: [{ name: 'id', type: 'long', nullable: false }] });
+    const state = (n: number) => [{ domain: 'app.state', configuration: `{"n":${n}}`, removed: false }];
+    await table.append([{ id: 1 }], { domainMetadata: state(1) });
+    expect(table.snapshot.domainMetadata.get('app.state')?.configuration).toBe('{"n":1}');
+    await table.overwrite([{ id: 2 }], { domainMetadata: state(2) });
+    expect(table.snapshot.domainMetadata.get('app.state')?.configuration).toBe('{"n":2}');
+    await table.merge({ source: [{ id: 3 }], on: ['id'], domainMetadata: state(3) });
+    expect((await DeltaTable.open(path)).snapshot.domainMetadata.get('app.state')?.configuration).toBe(
+      '{"n":3}',
+    );
+    expect(await ids(table)).toEqual([2, 3]);
+  });
 });

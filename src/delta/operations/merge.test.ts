@@ -173,6 +173,50 @@ describe.each([
     expect(after.find((r) => r.id === 10)?.value).toBe('ten');
   });
 
+  it('commits domain metadata with the merge, and commits it alone when no row changes', async () => {
+    const snapshot = await loadSnapshot(new LocalLogStore(path));
+    const d = (v: number) => ({ domain: 'larder.pipeline.p', configuration: `{"v":${v}}`, removed: false });
+    const { table } = await mergeTable(snapshot, {
+      source: `SELECT 5::BIGINT AS id, 'five' AS value, 'us' AS region`,
+      on: ['id'],
+      domainMetadata: [d(1)],
+    });
+    expect(table.version).toBe(snapshot.version + 1);
+    expect(table.domainMetadata.get('larder.pipeline.p')?.configuration).toBe('{"v":1}');
+    expect(table.protocol.writerFeatures).toContain('domainMetadata');
+    expect((await rows(path)).find((r) => r.id === 5)?.value).toBe('five');
+
+    const empty = await mergeTable(table, {
+      source: `SELECT 1::BIGINT AS id, 'x' AS value, 'us' AS region WHERE false`,
+      on: ['id'],
+      domainMetadata: [d(2)],
+    });
+    expect(empty.table.version).toBe(table.version + 1);
+    expect(empty.table.domainMetadata.get('larder.pipeline.p')?.configuration).toBe('{"v":2}');
+    expect(empty.table.files).toEqual(table.files);
+    const none = await mergeTable(empty.table, {
+      source: `SELECT 1::BIGINT AS id, 'x' AS value, 'us' AS region WHERE false`,
+      on: ['id'],
+    });
+    expect(none.table.version, 'no rows and no domain: no commit').toBe(empty.table.version);
+  });
+
+  it('fails a merge whose domain a concurrent merge changed; the table keeps the winner', async () => {
+    const snapshot = await loadSnapshot(new LocalLogStore(path));
+    const d = (v: number) => ({ domain: 'larder.pipeline.p', configuration: `{"v":${v}}`, removed: false });
+    const source = (v: string) => `SELECT 1000::BIGINT AS id, '${v}' AS value, 'eu' AS region`;
+    await mergeTable(snapshot, { source: source('a'), on: ['id'], domainMetadata: [d(1)] });
+    const error = await mergeTable(snapshot, {
+      source: source('b'),
+      on: ['id'],
+      domainMetadata: [d(2)],
+    }).catch((e: unknown) => e);
+    expect(isLarderError(error, 'CONCURRENT_MODIFICATION')).toBe(true);
+    const latest = await loadSnapshot(new LocalLogStore(path));
+    expect(latest.domainMetadata.get('larder.pipeline.p')?.configuration).toBe('{"v":1}');
+    expect((await rows(path)).filter((r) => r.id === 1000).map((r) => r.value)).toEqual(['a']);
+  });
+
   it('merges repeatedly into the same file, accumulating deleted positions', async () => {
     for (let round = 0; round < 4; round++) {
       const snapshot = await loadSnapshot(new LocalLogStore(path));

@@ -15,12 +15,15 @@
  * Invariants: a target row matched by two source rows is an error
  * (`DUPLICATE_KEY`), as in Delta; nothing is committed or left referenced on
  * failure; with the change data feed on, the commit carries
- * `update_preimage`/`update_postimage`/`delete`/`insert` rows.
+ * `update_preimage`/`update_postimage`/`delete`/`insert` rows; the
+ * `domainMetadata` given lands in the merge's commit (which is made for it
+ * even when no row changes), so state such as a pipeline's watermark
+ * advances exactly when the merge commits.
  */
 import { randomUUID } from 'node:crypto';
 import { connect, queryJson, sqlIdent } from '../../duckdb/duckdb.js';
 import { LarderError } from '../../errors.js';
-import type { Action } from '../log/actions.js';
+import type { Action, DomainMetadata } from '../log/actions.js';
 import type { Snapshot } from '../log/snapshot.js';
 import type { Literal, Predicate } from '../scan/predicate.js';
 import { filePruner, pruneContext } from '../scan/prune.js';
@@ -35,6 +38,7 @@ import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import { applyRowDeletions, FILE_COLUMN, ROW_COLUMN } from './row-deletions.js';
 import { reconcileSchema } from './schema-reconcile.js';
+import { checkedDomainMetadata, withDomainMetadataFeature } from './write.js';
 import { tableFileOptions, writeDataFiles } from './write-files.js';
 import { prepareSource, type WriteSource } from './write-source.js';
 
@@ -72,6 +76,11 @@ export interface MergeOptions {
   /** Default: insert the source row. */
   readonly whenNotMatched?: readonly MergeInsert[];
   readonly userMetadata?: string;
+  /**
+   * Domain metadata to commit with the merge (one per domain; not `delta.*`
+   * system domains). A concurrent commit of the same domain is a conflict.
+   */
+  readonly domainMetadata?: readonly DomainMetadata[];
   readonly store?: LogStore;
 }
 
@@ -120,6 +129,7 @@ export async function mergeTable(
   const whenMatched = options.whenMatched ?? [{ action: 'update' }];
   const whenNotMatched = options.whenNotMatched ?? [{ action: 'insert' }];
   const onCondition = options.onCondition?.trim() ? options.onCondition.trim() : undefined;
+  const domains = checkedDomainMetadata(options.domainMetadata, table);
   if (options.on.length === 0 && onCondition === undefined) {
     throw new LarderError(
       'INVALID_ARGUMENT',
@@ -340,6 +350,11 @@ export async function mergeTable(
       numTargetFilesTotal: snapshot.files.length,
       executionTimeMs: Math.round(performance.now() - started),
     };
+    if (domains.length > 0) {
+      const protocol = withDomainMetadataFeature(snapshot.protocol);
+      if (protocol) actions.push({ protocol });
+      for (const domainMetadata of domains) actions.push({ domainMetadata });
+    }
     if (actions.length === 0) return { table: snapshot, metrics };
     const tx = new Transaction(store, snapshot, {
       operation: 'MERGE',

@@ -264,6 +264,61 @@ describe('writeTable', () => {
     expect(await dataFiles(root), 'the losing overwrite deletes its files').toEqual(filesBefore);
   });
 
+  it('commits domain metadata with the rows, enabling the domainMetadata writer feature', async () => {
+    const domain = { domain: 'larder.pipeline.p', configuration: '{"watermarks":{"s":"5"}}', removed: false };
+    const { table } = await writeTable(v0, 'SELECT 1 AS id', { domainMetadata: [domain] });
+    expect(table.domainMetadata.get('larder.pipeline.p')).toEqual(domain);
+    expect(table.protocol.minWriterVersion).toBe(7);
+    expect(table.protocol.writerFeatures).toContain('domainMetadata');
+    for (const feature of v0.protocol.writerFeatures ?? [])
+      expect(table.protocol.writerFeatures).toContain(feature);
+    const commit = await readFile(join(root, '_delta_log', commitFileName(1)), 'utf8');
+    const kinds = commit
+      .trim()
+      .split('\n')
+      .map((line) => Object.keys(JSON.parse(line) as object)[0]);
+    expect(kinds.filter((k) => k === 'domainMetadata')).toHaveLength(1);
+    expect(kinds).toContain('add');
+    const reread = await loadSnapshot(new LocalLogStore(root));
+    expect(reread.domainMetadata.get('larder.pipeline.p')?.configuration).toBe(domain.configuration);
+
+    const next = { ...domain, configuration: '{"watermarks":{"s":"9"}}' };
+    const { table: v2 } = await writeTable(table, 'SELECT 2 AS id', {
+      mode: 'overwrite',
+      domainMetadata: [next],
+    });
+    expect(v2.domainMetadata.get('larder.pipeline.p')?.configuration).toBe(next.configuration);
+    expect(sortedById(await readSnapshotRows(v2)).map((r) => r.id)).toEqual(['2']);
+  });
+
+  it('refuses system domains and a domain given twice, before writing anything', async () => {
+    const d = (domain: string) => ({ domain, configuration: '{}', removed: false });
+    for (const domainMetadata of [[d('delta.clustering')], [d('app.x'), d('app.x')]]) {
+      const error = await writeTable(v0, 'SELECT 1 AS id', { domainMetadata }).catch((e: unknown) => e);
+      expect(isLarderError(error, 'INVALID_ARGUMENT')).toBe(true);
+    }
+    expect(await dataFiles(root)).toEqual([]);
+    expect((await loadSnapshot(new LocalLogStore(root))).version).toBe(0);
+  });
+
+  it('fails a write whose domain a concurrent commit changed, and lets other domains through', async () => {
+    const d = (domain: string, v: number) => ({ domain, configuration: `{"v":${v}}`, removed: false });
+    await writeTable(v0, 'SELECT 1 AS id', { domainMetadata: [d('app.a', 1)] });
+    const filesBefore = await dataFiles(root);
+    const error = await writeTable(v0, 'SELECT 2 AS id', { domainMetadata: [d('app.a', 2)] }).catch(
+      (e: unknown) => e,
+    );
+    expect(isLarderError(error, 'CONCURRENT_MODIFICATION')).toBe(true);
+    expect(await dataFiles(root), 'the losing write deletes its files').toEqual(filesBefore);
+    const v1 = await loadSnapshot(new LocalLogStore(root));
+    expect(v1.domainMetadata.get('app.a')?.configuration).toBe('{"v":1}');
+    // Appends of other domains from one version both land.
+    const { table } = await writeTable(v1, 'SELECT 3 AS id', { domainMetadata: [d('app.b', 1)] });
+    const { table: last } = await writeTable(v1, 'SELECT 4 AS id', { domainMetadata: [d('app.c', 1)] });
+    expect(last.version).toBe(table.version + 1);
+    expect([...last.domainMetadata.keys()].sort()).toEqual(['app.a', 'app.b', 'app.c']);
+  });
+
   it('skips a write whose application transaction version was already committed', async () => {
     const app = { appId: 'nightly', version: 5 };
     const first = await writeTable(v0, 'SELECT 1 AS id', { appTransaction: app });

@@ -10,10 +10,13 @@
  * - An overwrite removes every file of the version it read and conflicts
  *   with any concurrent data change (Serializable).
  * - Files written by a write that fails before its commit lands are deleted.
+ * - `domainMetadata` given with the write lands in the same commit (the
+ *   protocol gains the `domainMetadata` writer feature if it lacks it): a
+ *   pipeline's watermark advances exactly when its data commits.
  */
 import { connect } from '../../duckdb/duckdb.js';
 import { LarderError } from '../../errors.js';
-import type { Action, Metadata, Protocol, Remove } from '../log/actions.js';
+import type { Action, DomainMetadata, Metadata, Protocol, Remove } from '../log/actions.js';
 import { type DataType, type StructType, serializeSchema } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { dataFileLocalPath } from '../storage/data-file-path.js';
@@ -25,6 +28,7 @@ import { autoCompact, autoCompactEnabled, optimizedWrite, optimizeWriteEnabled }
 import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import type { OptimizeMetrics } from './optimize.js';
+import { upgradedProtocol as unionProtocol } from './protocol-upgrade.js';
 import { reconcileSchema } from './schema-reconcile.js';
 import { writeDataFiles } from './write-files.js';
 import { prepareSource, type WriteSource } from './write-source.js';
@@ -58,6 +62,11 @@ export interface WriteOptions {
    * 50 small files (a separate OPTIMIZE commit).
    */
   readonly autoCompact?: boolean;
+  /**
+   * Domain metadata to commit with the rows (one per domain; not `delta.*`
+   * system domains). A concurrent commit of the same domain is a conflict.
+   */
+  readonly domainMetadata?: readonly DomainMetadata[];
   /** The store to commit through (default: a `LocalLogStore` at the snapshot's root). */
   readonly store?: LogStore;
 }
@@ -104,6 +113,7 @@ export async function writeTable(
       },
     );
   }
+  const domains = checkedDomainMetadata(options.domainMetadata, table);
   const app = options.appTransaction;
   if (app && (snapshot.txns.get(app.appId)?.version ?? -1) >= app.version) {
     return { table: snapshot, metrics: emptyMetrics(performance.now() - started) };
@@ -149,6 +159,7 @@ export async function writeTable(
       });
 
       const actions: Action[] = [];
+      let protocol = snapshot.protocol;
       if (schemaChanged) {
         const configuration = { ...snapshot.metadata.configuration };
         if (reconciled.maxColumnId !== undefined) {
@@ -160,9 +171,13 @@ export async function writeTable(
           configuration,
         };
         actions.push({ metaData });
-        const protocol = upgradedProtocol(snapshot.protocol, reconciled.schema);
-        if (protocol) actions.push({ protocol });
+        protocol = upgradedProtocol(protocol, reconciled.schema) ?? protocol;
       }
+      if (domains.length > 0) {
+        protocol = withDomainMetadataFeature(protocol) ?? protocol;
+        for (const domainMetadata of domains) actions.push({ domainMetadata });
+      }
+      if (protocol !== snapshot.protocol) actions.push({ protocol });
       if (app) actions.push({ txn: { appId: app.appId, version: app.version, lastUpdated: Date.now() } });
       const now = Date.now();
       const removes: Remove[] = mode === 'overwrite' ? snapshot.files.map((f) => removeOf(f, now)) : [];
@@ -226,6 +241,68 @@ export async function writeTable(
   } finally {
     connection.closeSync();
   }
+}
+
+/**
+ * The protocol with the `domainMetadata` writer feature (writer version 7,
+ * every feature the protocol had kept), or undefined when it has it already.
+ *
+ * @example
+ * const protocol = withDomainMetadataFeature(snapshot.protocol);
+ * if (protocol) actions.push({ protocol });
+ */
+export function withDomainMetadataFeature(protocol: Protocol): Protocol | undefined {
+  return unionProtocol(protocol, {
+    minReaderVersion: 1,
+    minWriterVersion: 7,
+    writerFeatures: ['domainMetadata'],
+  });
+}
+
+/**
+ * The `domainMetadata` option of a write or merge, checked: one action per
+ * domain, and no `delta.*` domain (those belong to table features that own
+ * their semantics, such as clustering). Throws `INVALID_ARGUMENT`.
+ */
+export function checkedDomainMetadata(
+  domains: readonly DomainMetadata[] | undefined,
+  table: string,
+): readonly DomainMetadata[] {
+  if (!domains || domains.length === 0) return [];
+  const seen = new Set<string>();
+  for (const d of domains) {
+    if (typeof d.domain !== 'string' || d.domain === '' || typeof d.configuration !== 'string') {
+      throw new LarderError(
+        'INVALID_ARGUMENT',
+        `domain metadata for ${table} needs a domain name and a configuration string`,
+        {
+          table,
+        },
+      );
+    }
+    if (d.domain.toLowerCase().startsWith('delta.')) {
+      throw new LarderError(
+        'INVALID_ARGUMENT',
+        `domain "${d.domain}" is a system domain; writes may only carry user domains (${table})`,
+        { table, hint: 'name the domain after your application, e.g. "myapp.state"' },
+      );
+    }
+    if (seen.has(d.domain)) {
+      throw new LarderError(
+        'INVALID_ARGUMENT',
+        `domain "${d.domain}" appears twice in one commit (${table})`,
+        {
+          table,
+        },
+      );
+    }
+    seen.add(d.domain);
+  }
+  return domains.map((d) => ({
+    domain: d.domain,
+    configuration: d.configuration,
+    removed: d.removed === true,
+  }));
 }
 
 /** The tombstone of a live file, as Spark writes it. */

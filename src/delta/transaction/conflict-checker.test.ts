@@ -156,6 +156,26 @@ describe('checkConflicts', () => {
     expect(conflicts(ours, winner({ add: [withIds(0, 10)] }))).toBe(true);
   });
 
+  it('fails when the winner changed a domain this transaction also writes, and only then', () => {
+    const ours = footprint({
+      readPredicate: 'none',
+      isBlindAppend: true,
+      domains: new Set(['larder.pipeline.p']),
+    });
+    const domain = (name: string) => ({ domain: name, configuration: '{}', removed: false });
+    expect(conflicts(ours, winner({ domainMetadata: [domain('larder.pipeline.p')] }))).toBe(true);
+    expect(
+      conflicts(ours, winner({ domainMetadata: [{ ...domain('larder.pipeline.p'), removed: true }] })),
+    ).toBe(true);
+    expect(conflicts(ours, winner({ domainMetadata: [domain('larder.pipeline.other')] }))).toBe(false);
+    expect(
+      conflicts(
+        footprint({ readPredicate: 'none', isBlindAppend: true }),
+        winner({ domainMetadata: [domain('larder.pipeline.p')] }),
+      ),
+    ).toBe(false);
+  });
+
   it('names the table, the winning version and the conflicting file', () => {
     expect(() =>
       checkConflicts(footprint(), winner({ add: [add('eu', '2024')], commitInfo: { operation: 'MERGE' } })),
