@@ -9,8 +9,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isLarderError } from '../errors.js';
+import { applyCommand } from './commands/apply.js';
 import { describeCommand } from './commands/describe.js';
 import { historyCommand } from './commands/history.js';
+import { initCommand } from './commands/init.js';
+import { planCommand } from './commands/plan.js';
+import { runCommand } from './commands/run.js';
+import { runsCommand } from './commands/runs.js';
 import { sqlCommand } from './commands/sql.js';
 import { tablesCommand } from './commands/tables.js';
 
@@ -29,7 +34,17 @@ export function createProgram(): Command {
     .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  for (const command of [sqlCommand(), tablesCommand(), describeCommand(), historyCommand()]) {
+  for (const command of [
+    sqlCommand(),
+    tablesCommand(),
+    describeCommand(),
+    historyCommand(),
+    initCommand(),
+    planCommand(),
+    applyCommand(),
+    runCommand(),
+    runsCommand(),
+  ]) {
     // Commands built on their own do not inherit exitOverride and the help settings.
     program.addCommand(command.copyInheritedSettings(program));
   }

@@ -123,7 +123,16 @@ export interface PipelineConfig {
   readonly sources: readonly string[];
   /** A DuckDB SQL query over the sources, or a function returning one. */
   readonly sql: string | ((context: PipelineContext) => string);
-  /** Incremental runs (without it every run is full). */
+  /**
+   * Incremental runs (without it every run is full).
+   *
+   * The contract that makes an incremental run equal a full one: an
+   * entity's output rows depend only on the source rows with that entity's
+   * key and on sources without the key columns. Tracked sources change by
+   * rows whose change column moves forward and is not null; a deletion is
+   * an update that marks the row deleted; a row's key never changes.
+   * Changes to untracked sources need `larder run --full`.
+   */
   readonly incremental?: IncrementalConfig;
   /** Values for `context.params`. */
   readonly params?: Readonly<Record<string, string | number | boolean>>;

@@ -14,6 +14,7 @@ import type { TableEntry } from '../../catalog/metastore.js';
 import type { DeltaTable } from '../../delta/delta-table.js';
 import type { DataType } from '../../delta/log/schema.js';
 import { isLarderError } from '../../errors.js';
+import { textTable } from '../text-table.js';
 
 interface DescribeOptions {
   readonly project: string;
@@ -177,9 +178,7 @@ function formatDescription(d: TableDescription): string {
   const section = (title: string, pairs: readonly (readonly [string, string])[]): void => {
     if (out.length > 0) out.push('');
     if (title !== '') out.push(title);
-    const indent = title === '' ? '' : '  ';
-    const width = Math.max(...pairs.map(([k]) => k.length));
-    for (const [k, v] of pairs) out.push(`${indent}${k.padEnd(width)}  ${v}`.trimEnd());
+    out.push(...textTable(pairs, { indent: title === '' ? '' : '  ' }));
   };
   const list = (items: readonly string[]): string => (items.length === 0 ? '-' : items.join(', '));
 
@@ -205,11 +204,9 @@ function formatDescription(d: TableDescription): string {
     ]);
     out.push('', `Features (${f.features.length})`);
     out.push(
-      ...indentLines(
-        alignColumns([
-          ['NAME', 'TYPE', 'DESCRIPTION'],
-          ...f.features.map((c) => [c.name, c.type, c.description ?? '']),
-        ]),
+      ...textTable(
+        [['NAME', 'TYPE', 'DESCRIPTION'], ...f.features.map((c) => [c.name, c.type, c.description ?? ''])],
+        { indent: '  ' },
       ),
     );
   }
@@ -233,8 +230,8 @@ function formatDescription(d: TableDescription): string {
     ]);
     out.push('', `Columns (${x.columns.length})`);
     out.push(
-      ...indentLines(
-        alignColumns([
+      ...textTable(
+        [
           ['NAME', 'TYPE', 'NULLABLE', 'ROLE', 'DESCRIPTION'],
           ...x.columns.map((c) => [
             c.name,
@@ -243,7 +240,8 @@ function formatDescription(d: TableDescription): string {
             c.role ?? '-',
             c.description ?? '',
           ]),
-        ]),
+        ],
+        { indent: '  ' },
       ),
     );
   } else {
@@ -295,30 +293,4 @@ function deltaTypeName(type: DataType): string {
 /** `2024-05-01T12:00:00Z`: ISO time to the second. */
 function isoTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function indentLines(text: string): string[] {
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((line) => `  ${line}`);
-}
-
-/** Rows as lines of columns padded to a common width, two spaces apart, without trailing spaces. */
-function alignColumns(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) {
-    row.forEach((cell, i) => {
-      widths[i] = Math.max(widths[i] ?? 0, cell.length);
-    });
-  }
-  return rows
-    .map(
-      (row) =>
-        `${row
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-          .join('  ')
-          .trimEnd()}\n`,
-    )
-    .join('');
 }

@@ -6,6 +6,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import type { HistoryEntry } from '../../delta/operations/history.js';
+import { textTable } from '../text-table.js';
 
 interface HistoryOptions {
   readonly project: string;
@@ -111,7 +112,7 @@ function formatHistory(listings: readonly HistoryListing[]): string {
     truncate(formatParameters(h.parameters), MAX_PARAMETERS_WIDTH),
     formatMetrics(h.metrics),
   ]);
-  return alignColumns([['VERSION', 'TIMESTAMP', 'OPERATION', 'PARAMETERS', 'METRICS'], ...rows]);
+  return `${textTable([['VERSION', 'TIMESTAMP', 'OPERATION', 'PARAMETERS', 'METRICS'], ...rows]).join('\n')}\n`;
 }
 
 /** `mode=Append, partitionBy=[]`: strings as they are, anything else as JSON. */
@@ -148,23 +149,4 @@ function formatMetric(value: unknown): string {
 
 function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
-}
-
-/** Rows as lines of columns padded to a common width, two spaces apart, without trailing spaces. */
-function alignColumns(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) {
-    row.forEach((cell, i) => {
-      widths[i] = Math.max(widths[i] ?? 0, cell.length);
-    });
-  }
-  return rows
-    .map(
-      (row) =>
-        `${row
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-          .join('  ')
-          .trimEnd()}\n`,
-    )
-    .join('');
 }

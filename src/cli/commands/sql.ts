@@ -11,7 +11,8 @@ import { RESULT_FORMATS, type ResultFormat } from '../../sql/format-result.js';
 
 interface SqlCommandOptions {
   readonly format: ResultFormat;
-  readonly cwd: string;
+  readonly project?: string;
+  readonly cwd?: string;
 }
 
 /** The `sql` command; its action writes the result to `process.stdout`. */
@@ -20,7 +21,8 @@ export function sqlCommand(): Command {
     .description('run Larder SQL (DuckDB SQL with read_delta) and print the result')
     .argument('<statement>', 'the SQL to run, or - to read it from standard input')
     .addOption(new Option('-f, --format <format>', 'output format').choices(RESULT_FORMATS).default('table'))
-    .addOption(new Option('--cwd <dir>', 'project folder').default(process.cwd()).hideHelp())
+    .option('-C, --project <dir>', 'project folder (default: the current folder)')
+    .addOption(new Option('--cwd <dir>', 'project folder (old spelling of --project)').hideHelp())
     .addHelpText(
       'after',
       `
@@ -34,7 +36,7 @@ Examples:
       // Loaded here, not at the top, so `larder --help` does not start DuckDB.
       const { SqlSession } = await import('../../sql/sql-session.js');
       const { formatResult } = await import('../../sql/format-result.js');
-      const session = await SqlSession.open({ cwd: options.cwd });
+      const session = await SqlSession.open({ cwd: options.project ?? options.cwd ?? process.cwd() });
       try {
         const results = await session.executeAll(sql);
         const shown = options.format === 'table' ? results : results.slice(-1);

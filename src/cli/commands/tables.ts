@@ -10,6 +10,7 @@
  */
 import { Command } from 'commander';
 import type { TableEntry } from '../../catalog/metastore.js';
+import { textTable } from '../text-table.js';
 
 interface TablesOptions {
   readonly project: string;
@@ -135,7 +136,7 @@ function formatListings(listings: readonly TableListing[], all: boolean): string
     t.owner ?? '-',
     formatTags(t.tags),
   ]);
-  return alignColumns([header, ...rows]);
+  return `${textTable([header, ...rows]).join('\n')}\n`;
 }
 
 /** `k=v, k2=v2`, or `-` for none. */
@@ -147,23 +148,4 @@ function formatTags(tags: Readonly<Record<string, string>>): string {
 /** `2024-05-01T12:00:00Z`: ISO time to the second. */
 function isoTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** Rows as lines of columns padded to a common width, two spaces apart, without trailing spaces. */
-function alignColumns(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const row of rows) {
-    row.forEach((cell, i) => {
-      widths[i] = Math.max(widths[i] ?? 0, cell.length);
-    });
-  }
-  return rows
-    .map(
-      (row) =>
-        `${row
-          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-          .join('  ')
-          .trimEnd()}\n`,
-    )
-    .join('');
 }
