@@ -20,9 +20,18 @@ import { LocalLogStore } from '../src/delta/storage/local-log-store.js';
 import { commitFileName } from '../src/delta/storage/log-store.js';
 import { connect, sqlString, sqlStringList } from '../src/duckdb/duckdb.js';
 import { Engine } from '../src/engine/engine.js';
+import { median as medianOf, middle, paired as pairedOf, time } from './bench-utils.js';
 
 const ROWS = Number(process.env.LARDER_BENCH_ROWS ?? 10_000_000);
 const REPEAT = Number(process.env.LARDER_BENCH_REPEAT ?? 5);
+/** Median of `repeat` runs. */
+const median = (fn: (run: number) => Promise<unknown>, repeat = REPEAT) => medianOf(fn, repeat);
+/** Reference and Larder medians, ABBA-paired. */
+const paired = (
+  reference: (run: number) => Promise<unknown>,
+  larder: (run: number) => Promise<unknown>,
+  repeat = REPEAT,
+) => pairedOf(reference, larder, repeat);
 const dir = await mkdtemp(join(tmpdir(), 'larder-bench-'));
 const connection = await connect();
 
@@ -41,48 +50,6 @@ function sourceSql(rows: number, offset = 0): string {
     'm' || (hash(i * 7) % 5000)::VARCHAR AS merchant,
     (i % 50 = 0) AS is_refund
   FROM range(${offset}, ${offset + rows}) t(i)`;
-}
-
-async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const start = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - start, value };
-}
-
-function middle(times: number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-/** Median of `repeat` runs. */
-async function median(fn: (run: number) => Promise<unknown>, repeat = REPEAT): Promise<number> {
-  const times: number[] = [];
-  for (let run = 0; run < repeat; run++) times.push((await time(() => fn(run))).ms);
-  return middle(times);
-}
-
-/**
- * Medians of a reference and of Larder run alternately (ABBA), so that a
- * noisy neighbour on this shared machine slows both sides alike.
- */
-async function paired(
-  reference: (run: number) => Promise<unknown>,
-  larder: (run: number) => Promise<unknown>,
-  repeat = REPEAT,
-): Promise<[number, number]> {
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let run = 0; run < repeat; run++) {
-    // ABBA order: neither side always runs right after the other's writes.
-    if (run % 2 === 0) {
-      a.push((await time(() => reference(run))).ms);
-      b.push((await time(() => larder(run))).ms);
-    } else {
-      b.push((await time(() => larder(run))).ms);
-      a.push((await time(() => reference(run))).ms);
-    }
-  }
-  return [middle(a), middle(b)];
 }
 
 const results: { name: string; larder: string; reference: string; ratio: string; bar: string }[] = [];

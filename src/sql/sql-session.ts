@@ -30,6 +30,11 @@ export const PROJECT_DIR = LARDER_DIR;
 export interface SqlSessionOptions {
   /** The project root: relative table paths resolve against it and `.larder/` is created in it. */
   readonly cwd: string;
+  /**
+   * Run on this engine (its catalog) instead of opening one on `cwd`; the
+   * caller keeps it and closes it (the session's `close` leaves it open).
+   */
+  readonly engine?: Engine;
 }
 
 /**
@@ -53,18 +58,21 @@ export class SqlSession {
   /** The session's `SET` values. */
   readonly settings = new SessionSettings();
   readonly #temporaryViews = new Map<string, TableName>();
+  readonly #ownsEngine: boolean;
   #closed = false;
 
-  private constructor(cwd: string, engine: Engine) {
+  private constructor(cwd: string, engine: Engine, ownsEngine: boolean) {
     this.cwd = cwd;
     this.projectDir = join(cwd, PROJECT_DIR);
     this.engine = engine;
+    this.#ownsEngine = ownsEngine;
   }
 
   /** Open a session in `cwd`, creating `.larder/warehouse/` (and the catalog) there on first use. */
   static async open(options: SqlSessionOptions): Promise<SqlSession> {
     const cwd = resolve(options.cwd);
-    return new SqlSession(cwd, await Engine.open({ projectDir: cwd }));
+    if (options.engine) return new SqlSession(cwd, options.engine, false);
+    return new SqlSession(cwd, await Engine.open({ projectDir: cwd }), true);
   }
 
   /** Run a script and return the result of its last statement. */
@@ -91,7 +99,7 @@ export class SqlSession {
     return results;
   }
 
-  /** Drop the session's temporary views and close its engine (its connection and catalog). */
+  /** Drop the session's temporary views and close its engine (its connection and catalog) unless it was given one. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -100,7 +108,7 @@ export class SqlSession {
         await this.engine.metastore.dropView(view).catch(() => undefined);
       }
     } finally {
-      await this.engine.close();
+      if (this.#ownsEngine) await this.engine.close();
     }
   }
 }
