@@ -127,7 +127,6 @@ async function createTable(fs: FeatureStore, spec: PlannedTable): Promise<void> 
     ...(spec.owner !== undefined ? { owner: spec.owner } : {}),
     properties: spec.properties,
     ...(spec.lineage !== undefined ? { lineage: spec.lineage } : {}),
-    ...(spec.location !== undefined ? { location: spec.location } : {}),
     catalogProperties: { [MANAGED_BY_PROPERTY]: MANAGED_BY_CONFIG },
   });
 }

@@ -55,7 +55,7 @@ export function formatPlan(plan: Plan, options: FormatPlanOptions = {}): string 
         if (spec.owner !== undefined) lines.push(`    owner: ${spec.owner}`);
         const tags = Object.entries(spec.tags);
         if (tags.length > 0) lines.push(`    tags: ${tags.map(([k, v]) => `${k}=${v}`).join(', ')}`);
-        if (spec.location !== undefined) lines.push(`    location: ${spec.location}`);
+        lines.push(`    location: ${spec.location}`);
         break;
       }
       case 'update':

@@ -38,6 +38,7 @@ export async function openProject(loaded: LoadedConfig): Promise<OpenProject> {
     featureStore = await FeatureStore.open({
       projectDir: loaded.projectDir,
       ...(metastore ? { metastore } : {}),
+      ...(loaded.config.warehouse !== undefined ? { warehouse: loaded.config.warehouse } : {}),
     });
   } catch (error) {
     await metastore?.close();

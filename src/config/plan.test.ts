@@ -17,6 +17,7 @@ import type { LarderConfig } from './define-config.js';
 import { formatPlan } from './format-plan.js';
 import type { LoadedConfig } from './load-config.js';
 import { MANAGED_BY_PROPERTY } from './managed-by.js';
+import { openProject } from './open-project.js';
 import { type Plan, type PlanAction, planConfig, planSummary } from './plan.js';
 import { validateConfig } from './validate-config.js';
 
@@ -216,6 +217,32 @@ describe('planConfig and applyPlan (SQLite catalog)', () => {
     expect(table.features.find((f) => f.name === 'total')?.description).toBe('Amount spent');
     expect(table.lineage.sources).toEqual(['data/tx.csv', 'data/customers.csv']);
     expect((await plan(config)).actions.map((a) => a.kind)).toEqual(['unchanged', 'unchanged']);
+  });
+
+  it('creates managed tables under the configured warehouse, and prune removes their folders', async () => {
+    const config: Editable = { ...baseConfig(), warehouse: 'lake' };
+    const project = await openProject(loaded(config));
+    try {
+      const p = await planConfig({ featureStore: project.featureStore, loaded: loaded(config) });
+      const stats = action(p, STATS);
+      if (stats?.kind !== 'create') throw new Error('expected a create');
+      expect(stats.spec.location).toBe(join(dir, 'lake', 'ml', 'f', 'customer_stats'));
+      await applyPlan(p, { featureStore: project.featureStore });
+      const entry = await project.featureStore.metastore.getTable({
+        catalog: 'ml',
+        schema: 'f',
+        table: 'customer_stats',
+      });
+      expect(entry?.location).toBe(join(dir, 'lake', 'ml', 'f', 'customer_stats'));
+      expect(entry?.managed).toBe(true);
+      expect(existsSync(join(dir, 'lake', 'ml', 'f', 'customer_stats', '_delta_log'))).toBe(true);
+      const empty: Editable = { ...config, featureTables: {}, pipelines: {} };
+      const prune = await planConfig({ featureStore: project.featureStore, loaded: loaded(empty) });
+      await applyPlan(prune, { featureStore: project.featureStore, prune: true });
+      expect(existsSync(join(dir, 'lake', 'ml', 'f', 'customer_stats'))).toBe(false);
+    } finally {
+      await project.close();
+    }
   });
 
   it('finds a table that a pipeline run created from the config unchanged', async () => {

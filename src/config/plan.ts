@@ -41,6 +41,8 @@ export interface PlannedColumn {
 
 /** A feature table as the config wants it, everything resolved. */
 export interface PlannedTable {
+  /** Where the table's folder goes when it is created (the engine's warehouse). */
+  readonly location: string;
   /** `catalog.schema.table`. */
   readonly name: string;
   readonly primaryKeys: readonly string[];
@@ -56,8 +58,6 @@ export interface PlannedTable {
   readonly columns: readonly PlannedColumn[];
   /** The pipeline writing the table and the sources it reads; absent when no pipeline writes it. */
   readonly lineage?: { readonly pipeline: string; readonly sources: readonly string[] };
-  /** Where a new table goes when the config sets `warehouse` (else the engine's default location). */
-  readonly location?: string;
 }
 
 /** One field of a catalog entry that apply changes. Values are JSON; `null` means "none". */
@@ -169,7 +169,7 @@ export async function planConfig(options: PlanConfigOptions): Promise<Plan> {
     const entityKeys = table.entity === undefined ? [] : (config.entities?.[table.entity]?.keys ?? []);
     const columns = plannedColumns({ name, table, entityKeys, writer, output, existing, object, error });
     if (errors.length > before || columns === undefined) continue;
-    const spec = plannedTable(config, projectDir, name, table, writer, columns);
+    const spec = plannedTable(config, engine.defaultLocation(splitName(name)), name, table, writer, columns);
     if (!entry || !existing) {
       actions.push(Object.freeze({ kind: 'create', table: name, spec }));
       continue;
@@ -483,7 +483,7 @@ function duckTypeOf(type: string): string {
 
 function plannedTable(
   config: LarderConfig,
-  projectDir: string,
+  location: string,
   name: string,
   table: FeatureTableConfig,
   writer: string | undefined,
@@ -491,9 +491,9 @@ function plannedTable(
 ): PlannedTable {
   // The lineage a run records when it creates the table, so that plan and run agree.
   const lineage = writer === undefined ? undefined : pipelineLineage(config, writer);
-  const parts = splitName(name);
   return Object.freeze({
     name,
+    location,
     primaryKeys: table.primaryKeys ?? [],
     ...(table.timeseriesColumn !== undefined ? { timeseriesColumn: table.timeseriesColumn } : {}),
     partitionColumns: table.partitionColumns ?? [],
@@ -505,9 +505,6 @@ function plannedTable(
     columns: Object.freeze([...columns]),
     ...(lineage
       ? { lineage: Object.freeze({ pipeline: lineage.pipeline, sources: Object.freeze(lineage.sources) }) }
-      : {}),
-    ...(config.warehouse !== undefined
-      ? { location: resolve(projectDir, config.warehouse, parts.catalog, parts.schema, parts.table) }
       : {}),
   });
 }

@@ -63,6 +63,8 @@ export interface EngineOptions {
   readonly projectDir: string;
   /** The catalog of names; default `openMetastore`: PostgreSQL for a `LARDER_CATALOG_URL` postgres:// URL, else the project's SQLite catalog (`.larder/catalog.db`). */
   readonly metastore?: Metastore;
+  /** Where managed tables go: a folder, absolute or relative to the project folder (default `.larder/warehouse`). */
+  readonly warehouse?: string;
 }
 
 /** EXPLAIN modes: Databricks' (`EXTENDED`, `FORMATTED`, `COST`, `CODEGEN`) and DuckDB's `ANALYZE`. */
@@ -82,6 +84,8 @@ const EXPLAIN_MODES = new Set(['simple', 'extended', 'formatted', 'cost', 'codeg
 export class Engine {
   /** Absolute path of the project folder. */
   readonly projectDir: string;
+  /** Absolute path of the folder managed tables go to (`<project>/.larder/warehouse` unless configured). */
+  readonly warehouseDir: string;
   readonly metastore: Metastore;
   /** The engine's DuckDB connection; session state (SET, temporary tables) lives on it. */
   readonly connection: DuckDBConnection;
@@ -96,11 +100,13 @@ export class Engine {
 
   private constructor(
     projectDir: string,
+    warehouseDir: string,
     metastore: Metastore,
     ownsMetastore: boolean,
     connection: DuckDBConnection,
   ) {
     this.projectDir = projectDir;
+    this.warehouseDir = warehouseDir;
     this.metastore = metastore;
     this.#ownsMetastore = ownsMetastore;
     this.connection = connection;
@@ -124,8 +130,10 @@ export class Engine {
   static async open(options: EngineOptions): Promise<Engine> {
     const projectDir = resolve(options.projectDir);
     const dataDir = join(projectDir, LARDER_DIR);
+    const warehouseDir = resolve(projectDir, options.warehouse ?? join(LARDER_DIR, WAREHOUSE_DIR));
     try {
       await mkdir(join(dataDir, WAREHOUSE_DIR), { recursive: true });
+      await mkdir(warehouseDir, { recursive: true });
     } catch (error) {
       throw new LarderError(
         'IO_ERROR',
@@ -145,7 +153,7 @@ export class Engine {
       if (!options.metastore) await metastore.close();
       throw error;
     }
-    return new Engine(projectDir, metastore, !options.metastore, connection);
+    return new Engine(projectDir, warehouseDir, metastore, !options.metastore, connection);
   }
 
   /** Make `catalog` current, with its `default` schema (as `USE CATALOG` does). */
@@ -169,10 +177,10 @@ export class Engine {
     return lowerCase(parseTableName(text, this.#defaults()));
   }
 
-  /** Where a managed table of this name lives: `<project>/.larder/warehouse/<catalog>/<schema>/<table>`. */
+  /** Where a managed table of this name lives: `<warehouse>/<catalog>/<schema>/<table>` (warehouse default `<project>/.larder/warehouse`). */
   defaultLocation(name: TableName): string {
     const n = lowerCase(name);
-    return join(this.projectDir, LARDER_DIR, WAREHOUSE_DIR, n.catalog, n.schema, n.table);
+    return join(this.warehouseDir, n.catalog, n.schema, n.table);
   }
 
   /**

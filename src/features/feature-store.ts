@@ -57,6 +57,8 @@ export interface FeatureStoreOptions {
   readonly engine?: Engine;
   /** The catalog, when the store opens its own engine (default: the project's). */
   readonly metastore?: Metastore;
+  /** Where managed tables go, when the store opens its own engine (default `.larder/warehouse`). */
+  readonly warehouse?: string;
 }
 
 /** A table reference: a 1-, 2- or 3-part name (completed with `main.default`), or a `FeatureTable`. */
@@ -192,6 +194,7 @@ export class FeatureStore {
     const engine = await Engine.open({
       projectDir: options.projectDir ?? process.cwd(),
       ...(options.metastore ? { metastore: options.metastore } : {}),
+      ...(options.warehouse !== undefined ? { warehouse: options.warehouse } : {}),
     });
     return new FeatureStore(engine, true);
   }
