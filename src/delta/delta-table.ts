@@ -142,10 +142,12 @@ export class DeltaTable {
 
   /**
    * Upsert a source by key columns (default: update matched rows from the
-   * source, insert the others); clauses as in Delta's MERGE.
+   * source, insert the others); clauses as in Delta's MERGE. With
+   * `mergeSchema`, source columns the table lacks are added in the same commit.
    *
    * @example
    * await table.merge({ source: changedRows, on: ['customer_id'] });
+   * await table.merge({ source: 'SELECT customer_id, churn_score FROM scores', on: ['customer_id'], mergeSchema: true });
    * await table.merge({
    *   source: 'SELECT * FROM cdc_feed', on: ['id'],
    *   whenMatched: [{ action: 'delete', condition: 's.op = \'D\'' }, { action: 'update' }],

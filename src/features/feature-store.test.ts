@@ -309,6 +309,57 @@ describe('writeTable', () => {
     expect(rows).toEqual([{ id: 1n, a: 1.5, b: 42 }]);
   });
 
+  it('merges a df that adds a column as one new version, then records the column in the catalog', async () => {
+    const created = await fs.createTable({
+      name: 'ml.f.t',
+      primaryKeys: 'id',
+      schema: { id: 'long', a: 'double' },
+      df: [
+        { id: 1n, a: 1.5 },
+        { id: 2n, a: 2.5 },
+      ],
+    });
+    const before = await DeltaTable.open(created.location);
+    const result = await fs.writeTable({
+      name: 'ml.f.t',
+      df: 'SELECT * FROM (VALUES (2::BIGINT, 3.5::DOUBLE, 7), (3::BIGINT, 4.5::DOUBLE, 8)) s(id, a, b)',
+    });
+    expect(result.version).toBe(before.version + 1);
+    expect(result.addedColumns).toEqual(['b']);
+    const history = await (await DeltaTable.open(created.location)).history();
+    expect(history[0]).toMatchObject({ version: result.version, operation: 'MERGE' });
+    expect(history[1]?.version).toBe(before.version);
+    const table = await fs.getTable('ml.f.t');
+    expect(table.version).toBe(result.version);
+    expect(table.features.map((f) => f.name)).toEqual(['a', 'b']);
+    const rows = (await fs.readTable('ml.f.t')).toArray().map((r) => r.toJSON());
+    expect(rows.sort((x, y) => Number(x.id) - Number(y.id))).toEqual([
+      { id: 1n, a: 1.5, b: null },
+      { id: 2n, a: 3.5, b: 7 },
+      { id: 3n, a: 4.5, b: 8 },
+    ]);
+  });
+
+  it('leaves the schema, the version and the catalog features as they were when a merge adding a column fails', async () => {
+    const created = await fs.createTable({
+      name: 'ml.f.t',
+      primaryKeys: 'id',
+      schema: { id: 'long', a: 'double' },
+      properties: { 'delta.constraints.non_negative': 'a >= 0' },
+      df: [{ id: 1n, a: 1.5 }],
+    });
+    const error = await failure(
+      fs.writeTable({ name: 'ml.f.t', df: 'SELECT 2::BIGINT AS id, -1.0::DOUBLE AS a, 42 AS b' }),
+    );
+    expect(error.code).toBe('CONSTRAINT_VIOLATION');
+    const delta = await DeltaTable.open(created.location);
+    expect(delta.version).toBe(created.version);
+    expect(delta.snapshot.schema.fields.map((f) => f.name)).toEqual(['id', 'a']);
+    const table = await fs.getTable('ml.f.t');
+    expect(table.features.map((f) => f.name)).toEqual(['a']);
+    expect((await fs.readTable('ml.f.t')).toArray().map((r) => r.toJSON())).toEqual([{ id: 1n, a: 1.5 }]);
+  });
+
   it('names the column of a type clash, and the table and a sample key of duplicates', async () => {
     await fs.createTable({ name: 'ml.f.t', primaryKeys: 'id', schema: { id: 'long', a: 'double' } });
     const clash = await failure(fs.writeTable({ name: 'ml.f.t', df: "SELECT 1::BIGINT AS id, 'x' AS a" }));
@@ -400,6 +451,24 @@ describe('writeTable', () => {
     expect(results.map((r) => r.version).sort()).toEqual([1, 2]);
     const read = await fs.readTable(table);
     expect(read.numRows).toBe(100);
+  });
+
+  it('retries a merge that loses to a concurrent merge adding the same column, which it then reuses', async () => {
+    const table = await fs.createTable({ name: 'ml.f.t', primaryKeys: 'id', schema: { id: 'long' } });
+    const results = await Promise.all(
+      [0, 1].map((w) =>
+        fs.writeTable({
+          name: table,
+          df: `SELECT (i + ${w * 100})::BIGINT AS id, ${w}::INTEGER AS v FROM range(20) r(i)`,
+        }),
+      ),
+    );
+    expect(results.map((r) => r.version).sort()).toEqual([1, 2]);
+    const after = await fs.getTable(table);
+    expect(after.features.map((f) => [f.name, f.type])).toEqual([['v', 'integer']]);
+    const read = (await fs.readTable('ml.f.t')).toArray().map((r) => r.toJSON());
+    expect(read).toHaveLength(40);
+    expect(read.filter((r) => r.v === 1).length).toBe(20);
   });
 
   it('fails with TABLE_NOT_FOUND and NOT_A_FEATURE_TABLE', async () => {

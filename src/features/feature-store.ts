@@ -13,10 +13,9 @@
  * - `createTable` is all or nothing: on any failure the catalog entry and the
  *   folder it created are removed;
  * - the catalog's `features` follow the Delta schema: a write that adds
- *   columns records them. An append adds them in its own commit; Delta's
- *   merge takes no new columns, so a merge that brings some first commits
- *   them (nullable, no rows) and then merges: if the merge then fails, the
- *   table keeps the new, empty columns, and the catalog lists them;
+ *   columns (nullable) does so in the one commit of its rows (append or
+ *   merge with `mergeSchema`), and the catalog records them after that
+ *   commit; a write that fails leaves the schema and the catalog as they were;
  * - a merge that loses a race with another commit is re-run on the new
  *   version (the same staged rows, so the same upsert), up to three times;
  * - reads and writes go through the engine, so SQL DataFrames may use Larder
@@ -386,21 +385,18 @@ export class FeatureStore {
           ...domainMetadata,
         });
       } else {
-        if (addedColumns.length > 0) {
-          // Delta's merge takes no new columns: add them first (a schema-only commit), then merge.
-          await table.append(`SELECT * FROM (${staged.sql}) AS __larder_df WHERE false`, {
+        // New columns go into the merge's own commit (a retry re-reads the schema).
+        const merge = () =>
+          table.merge({
+            source: staged.sql,
+            on: feature.primaryKeys,
             mergeSchema: true,
             ...userMetadata,
+            ...domainMetadata,
           });
-          await this.#recordFeatures(entry, feature, table.snapshot.schema);
-        }
-        const merge = () =>
-          table.merge({ source: staged.sql, on: feature.primaryKeys, ...userMetadata, ...domainMetadata });
         result = await retryConflicts(merge);
       }
-      if (addedColumns.length > 0 && mode === 'append') {
-        await this.#recordFeatures(entry, feature, result.table.schema);
-      }
+      if (addedColumns.length > 0) await this.#recordFeatures(entry, feature, result.table.schema);
       return { version: result.table.version, mode, metrics: result.metrics, addedColumns };
     } finally {
       await staged.release();

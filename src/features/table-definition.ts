@@ -12,8 +12,10 @@
  * - the timeseries column is a `date`, `timestamp` or `timestamp_ntz`, and is
  *   added to the primary keys when not listed;
  * - partition columns have primitive, non-binary types and leave at least one
- *   column that is not a partition column;
- * - decimals have a precision of 1 to 38 and a scale of at most the precision.
+ *   column that is not a partition column.
+ *
+ * Column types themselves (decimals within Delta's limits, …) are checked
+ * where the schema is built, by `normalizeSchema` of Delta's create.
  */
 import type { StructField, StructType } from '../delta/log/schema.js';
 import { LarderError } from '../errors.js';
@@ -49,7 +51,6 @@ const KEY_TYPES = new Set(['string', 'long', 'integer', 'short', 'byte', 'boolea
 export function resolveDefinition(input: DefinitionInput): TableDefinition {
   const { table, schema } = input;
   const byName = new Map(schema.fields.map((f) => [f.name.toLowerCase(), f]));
-  for (const field of schema.fields) assertDecimal(field, table);
   const column = (name: string, role: string): StructField => {
     const field = byName.get(name.toLowerCase());
     if (!field) {
@@ -170,21 +171,5 @@ function assertUnique(names: readonly string[], role: string, table: string): vo
       );
     }
     seen.add(name);
-  }
-}
-
-/** Delta decimals hold 1 to 38 digits, the scale at most the precision. */
-function assertDecimal(field: StructField, table: string): void {
-  if (typeof field.type !== 'string') return;
-  const match = /^decimal\((\d+),(\d+)\)$/.exec(field.type);
-  if (!match) return;
-  const precision = Number(match[1]);
-  const scale = Number(match[2]);
-  if (precision < 1 || precision > 38 || scale > precision) {
-    throw new LarderError(
-      'INVALID_ARGUMENT',
-      `column "${field.name}" of feature table ${table} has type ${field.type}; decimals have a precision of 1 to 38 and a scale of at most the precision`,
-      { table, column: field.name },
-    );
   }
 }

@@ -1,12 +1,19 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isLarderError } from '../../errors.js';
+import { isLarderError, type LarderError } from '../../errors.js';
 import { loadSnapshot } from '../log/replay.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import { commitFileName } from '../storage/log-store.js';
-import { createTable } from './create.js';
+import { type ColumnSpec, createTable } from './create.js';
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
 
 describe('createTable', () => {
   let dir: string;
@@ -136,5 +143,85 @@ describe('createTable', () => {
       expect(isLarderError(error), JSON.stringify(options)).toBe(true);
       expect(['INVALID_ARGUMENT', 'UNSUPPORTED_FEATURE']).toContain((error as { code: string }).code);
     }
+  });
+
+  it.each([
+    ['a precision above 38', [{ name: 'amount', type: 'decimal(39,2)' }], 'amount'],
+    ['a scale above the precision', [{ name: 'amount', type: 'decimal(5,6)' }], 'amount'],
+    ['a precision of 0', [{ name: 'amount', type: 'decimal(0,0)' }], 'amount'],
+    [
+      'a nested decimal out of range',
+      [
+        {
+          name: 's',
+          type: {
+            type: 'struct',
+            fields: [{ name: 'x', type: 'decimal(40,0)', nullable: true, metadata: {} }],
+          },
+        },
+      ],
+      's.x',
+    ],
+    [
+      'a decimal array element out of range',
+      [{ name: 'xs', type: { type: 'array', elementType: 'decimal(50,1)', containsNull: true } }],
+      'xs.element',
+    ],
+  ] as const)(
+    'refuses a decimal with %s, naming the column, and creates nothing',
+    async (_, columns, column) => {
+      const path = join(dir, 'dec');
+      const error = await createTable(path, {
+        schema: [{ name: 'id', type: 'long' }, ...(columns as unknown as ColumnSpec[])],
+      }).catch((e: unknown) => e);
+      expect(isLarderError(error, 'INVALID_ARGUMENT')).toBe(true);
+      expect((error as LarderError).context.column).toBe(column);
+      expect((error as Error).message).toContain(`"${column}"`);
+      expect(await exists(join(path, '_delta_log'))).toBe(false);
+    },
+  );
+
+  it('accepts decimals at the limits', async () => {
+    const { table } = await createTable(join(dir, 'limits'), {
+      schema: [
+        { name: 'a', type: 'decimal(38,38)' },
+        { name: 'b', type: 'decimal(1,0)' },
+      ],
+    });
+    expect(table.schema.fields.map((f) => f.type)).toEqual(['decimal(38,38)', 'decimal(1,0)']);
+  });
+
+  it('names the table by its name, with the folder in the context, when a name is given', async () => {
+    const path = join(dir, 'named');
+    const bad = await createTable(path, {
+      name: 'ml.f.prices',
+      schema: [{ name: 'price', type: 'decimal(39,2)' }],
+    }).catch((e: unknown) => e);
+    expect(isLarderError(bad, 'INVALID_ARGUMENT')).toBe(true);
+    expect((bad as Error).message).toContain('ml.f.prices');
+    expect((bad as Error).message).not.toContain(path);
+    expect((bad as LarderError).context).toMatchObject({ table: 'ml.f.prices', file: path, column: 'price' });
+
+    const partition = await createTable(path, {
+      name: 'ml.f.prices',
+      schema: [{ name: 'price', type: 'double' }],
+      partitionColumns: ['day'],
+    }).catch((e: unknown) => e);
+    expect((partition as Error).message).toContain('ml.f.prices');
+    expect((partition as LarderError).context).toMatchObject({
+      table: 'ml.f.prices',
+      file: path,
+      column: 'day',
+    });
+
+    await createTable(path, { name: 'ml.f.prices', schema: [{ name: 'price', type: 'double' }] });
+    const again = await createTable(path, {
+      name: 'ml.f.other',
+      schema: [{ name: 'price', type: 'double' }],
+    }).catch((e: unknown) => e);
+    expect(isLarderError(again, 'TABLE_ALREADY_EXISTS')).toBe(true);
+    expect((again as Error).message).toContain('ml.f.other');
+    expect((again as Error).message).toContain(path);
+    expect((again as LarderError).context).toMatchObject({ table: 'ml.f.other', file: path });
   });
 });

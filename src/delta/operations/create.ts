@@ -12,10 +12,14 @@
  *   deletion vectors or timestamp_ntz, the legacy versions otherwise).
  * - Column mapping (`delta.columnMapping.mode` = name | id) assigns every
  *   field a physical name and an id.
+ * - Decimals are within Delta's limits: precision 1 to 38, scale 0 to the
+ *   precision (`INVALID_ARGUMENT` naming the column, nested ones by path).
+ * - Errors name the table by its `name` when one is given (the folder is in
+ *   the error's context as `file`), by its folder otherwise.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { LarderError } from '../../errors.js';
+import { isLarderError, LarderError } from '../../errors.js';
 import type { Metadata, Protocol } from '../log/actions.js';
 import {
   type DataType,
@@ -79,30 +83,35 @@ export async function createTable(
   options: CreateTableOptions,
 ): Promise<OperationResult<CreateTableMetrics>> {
   const store = options.store ?? new LocalLogStore(path);
-  const table = store.root;
+  const root = store.root;
+  const named = options.name !== undefined && options.name.trim() !== '';
+  // Messages name the table; the folder goes into the context when it is not the name.
+  const table = named ? options.name! : root;
+  const where = named ? { table, file: root } : { table };
   const existing = (await store.list()).some((name) => parseLogName(name).kind !== 'other');
   if (existing) {
-    throw new LarderError('TABLE_ALREADY_EXISTS', `a Delta table already exists at ${table}`, {
-      table,
-      hint: 'open it instead, or choose another path',
-    });
+    throw new LarderError(
+      'TABLE_ALREADY_EXISTS',
+      named
+        ? `cannot create table ${table}: a Delta table already exists at ${root}`
+        : `a Delta table already exists at ${root}`,
+      { ...where, hint: 'open it instead, or choose another path' },
+    );
   }
   const properties: Record<string, string> = { ...DEFAULT_TABLE_PROPERTIES };
   for (const [k, v] of Object.entries(options.properties ?? {}))
     if (v !== undefined) properties[k] = String(v);
 
-  let schema = normalizeSchema(options.schema, table);
+  let schema = normalizeSchema(options.schema, table, named ? root : undefined);
   const partitionColumns = [...(options.partitionColumns ?? [])];
-  validate(schema, partitionColumns, table);
+  validate(schema, partitionColumns, where);
   const mappingMode = properties['delta.columnMapping.mode'];
   if (mappingMode !== undefined && mappingMode !== 'none') {
     if (mappingMode !== 'name' && mappingMode !== 'id') {
       throw new LarderError(
         'INVALID_ARGUMENT',
-        `delta.columnMapping.mode must be none, name or id, not "${mappingMode}"`,
-        {
-          table,
-        },
+        `delta.columnMapping.mode of table ${table} must be none, name or id, not "${mappingMode}"`,
+        where,
       );
     }
     const counter = { next: 1 };
@@ -121,7 +130,7 @@ export async function createTable(
     configuration: properties,
     createdTime: Date.now(),
   };
-  await mkdir(table, { recursive: true });
+  await mkdir(root, { recursive: true });
   const tx = new Transaction(store, undefined, {
     operation: 'CREATE TABLE',
     operationParameters: {
@@ -134,12 +143,37 @@ export async function createTable(
     isBlindAppend: true,
   });
   tx.addActions({ protocol }, { metaData: metadata });
-  const result = await tx.commit();
+  let result: Awaited<ReturnType<Transaction['commit']>>;
+  try {
+    result = await tx.commit();
+  } catch (error) {
+    // Another writer created the table between our check and our commit.
+    if (named && isLarderError(error, 'TABLE_ALREADY_EXISTS')) {
+      throw new LarderError(
+        'TABLE_ALREADY_EXISTS',
+        `cannot create table ${table}: a Delta table already exists at ${root}`,
+        { ...where, cause: error, hint: 'open it instead, or choose another path' },
+      );
+    }
+    throw error;
+  }
   return { table: result.snapshot, metrics: { numFiles: 0 } };
 }
 
-/** The schema of a create call as a StructType (type strings parsed and checked). */
-export function normalizeSchema(schema: StructType | readonly ColumnSpec[], table: string): StructType {
+/**
+ * The schema of a create call as a StructType (type strings parsed and
+ * checked, decimals within Delta's limits). Throws `INVALID_ARGUMENT` naming
+ * `table` (and the column); `location`, when given, goes into the context.
+ *
+ * @example
+ * const schema = normalizeSchema([{ name: 'id', type: 'long', nullable: false }, { name: 'price', type: 'decimal(10,2)' }], 'ml.f.prices');
+ */
+export function normalizeSchema(
+  schema: StructType | readonly ColumnSpec[],
+  table: string,
+  location?: string,
+): StructType {
+  const where = location !== undefined ? { table, file: location } : { table };
   const fields = 'fields' in schema ? schema.fields : (schema as readonly ColumnSpec[]);
   const raw = {
     type: 'struct',
@@ -150,35 +184,74 @@ export function normalizeSchema(schema: StructType | readonly ColumnSpec[], tabl
       metadata: f.metadata ?? {},
     })),
   };
+  let parsed: StructType;
   try {
-    return parseSchema(JSON.stringify(raw));
+    parsed = parseSchema(JSON.stringify(raw));
   } catch (error) {
     throw new LarderError(
       'INVALID_ARGUMENT',
       `invalid schema for table ${table}: ${(error as Error).message}`,
       {
-        table,
+        ...where,
         cause: error,
       },
     );
   }
+  for (const field of parsed.fields) assertDecimals(field.type, field.name, where);
+  return parsed;
 }
 
-function validate(schema: StructType, partitionColumns: readonly string[], table: string): void {
+/** Delta's decimal limits: the most digits a decimal holds, and the scale within the precision. */
+const MAX_DECIMAL_PRECISION = 38;
+
+/** Throw `INVALID_ARGUMENT` for a decimal in `type` outside Delta's limits; `column` is its path. */
+function assertDecimals(type: DataType, column: string, where: { table: string; file?: string }): void {
+  if (typeof type === 'string') {
+    const match = /^decimal\((\d+),(\d+)\)$/.exec(type);
+    if (!match) return;
+    const precision = Number(match[1]);
+    const scale = Number(match[2]);
+    if (precision >= 1 && precision <= MAX_DECIMAL_PRECISION && scale <= precision) return;
+    throw new LarderError(
+      'INVALID_ARGUMENT',
+      `column "${column}" of table ${where.table} has type ${type}; decimals have a precision of 1 to ${MAX_DECIMAL_PRECISION} and a scale of at most the precision`,
+      { ...where, column, hint: `use decimal(p,s) with 1 <= p <= ${MAX_DECIMAL_PRECISION} and s <= p` },
+    );
+  }
+  switch (type.type) {
+    case 'struct':
+      for (const f of type.fields) assertDecimals(f.type, `${column}.${f.name}`, where);
+      return;
+    case 'array':
+      assertDecimals(type.elementType, `${column}.element`, where);
+      return;
+    case 'map':
+      assertDecimals(type.keyType, `${column}.key`, where);
+      assertDecimals(type.valueType, `${column}.value`, where);
+      return;
+  }
+}
+
+function validate(
+  schema: StructType,
+  partitionColumns: readonly string[],
+  where: { readonly table: string; readonly file?: string },
+): void {
+  const table = where.table;
   if (schema.fields.length === 0) {
-    throw new LarderError('INVALID_ARGUMENT', `table ${table} needs at least one column`, { table });
+    throw new LarderError('INVALID_ARGUMENT', `table ${table} needs at least one column`, where);
   }
   const seen = new Set<string>();
   for (const f of schema.fields) {
     if (f.name.length === 0)
-      throw new LarderError('INVALID_ARGUMENT', `table ${table} has a column without a name`, { table });
+      throw new LarderError('INVALID_ARGUMENT', `table ${table} has a column without a name`, where);
     const key = f.name.toLowerCase();
     if (seen.has(key)) {
       throw new LarderError(
         'INVALID_ARGUMENT',
         `column "${f.name}" appears twice in table ${table} (names are case-insensitive)`,
         {
-          table,
+          ...where,
           column: f.name,
         },
       );
@@ -188,9 +261,9 @@ function validate(schema: StructType, partitionColumns: readonly string[], table
       if (k === 'delta.generationExpression' || k.startsWith('delta.identity.')) {
         throw new LarderError(
           'UNSUPPORTED_FEATURE',
-          `column "${f.name}": Larder does not create generated or identity columns`,
+          `column "${f.name}" of table ${table}: Larder does not create generated or identity columns`,
           {
-            table,
+            ...where,
             column: f.name,
             feature: k === 'delta.generationExpression' ? 'generatedColumns' : 'identityColumns',
           },
@@ -202,7 +275,7 @@ function validate(schema: StructType, partitionColumns: readonly string[], table
     const field = schema.fields.find((f) => f.name === p);
     if (!field) {
       throw new LarderError('INVALID_ARGUMENT', `partition column "${p}" is not a column of table ${table}`, {
-        table,
+        ...where,
         column: p,
       });
     }
@@ -211,22 +284,20 @@ function validate(schema: StructType, partitionColumns: readonly string[], table
         'INVALID_ARGUMENT',
         `partition column "${p}" of table ${table} must have a primitive, non-binary type`,
         {
-          table,
+          ...where,
           column: p,
         },
       );
     }
   }
   if (new Set(partitionColumns).size !== partitionColumns.length) {
-    throw new LarderError('INVALID_ARGUMENT', `table ${table} lists a partition column twice`, { table });
+    throw new LarderError('INVALID_ARGUMENT', `table ${table} lists a partition column twice`, where);
   }
   if (partitionColumns.length >= schema.fields.length) {
     throw new LarderError(
       'INVALID_ARGUMENT',
       `table ${table} must keep at least one column that is not a partition column`,
-      {
-        table,
-      },
+      where,
     );
   }
 }

@@ -19,12 +19,24 @@
  * `domainMetadata` given lands in the merge's commit (which is made for it
  * even when no row changes), so state such as a pipeline's watermark
  * advances exactly when the merge commits.
+ *
+ * Schema evolution (`mergeSchema`): source columns the table lacks are added
+ * to the schema (nullable, checked and typed by `reconcileSchema`, as
+ * append and overwrite add them) by a `metaData` action in the merge's own
+ * commit, so a failed merge leaves the schema as it was. Which columns: with
+ * a default `update` (no `set`) or `insert` (no `values`) clause, every
+ * source column the table lacks; and any column a `set` or `values` names
+ * that the table lacks but the source has. Rows of files the merge does not
+ * touch read the new columns as NULL. Without `mergeSchema`, a `set` or
+ * `values` naming a column the table lacks is `SCHEMA_MISMATCH`, while other
+ * source-only columns (flags used in conditions) are never written.
  */
 import { randomUUID } from 'node:crypto';
 import { connect, queryJson, sqlIdent } from '../../duckdb/duckdb.js';
 import { LarderError } from '../../errors.js';
-import type { Action, DomainMetadata } from '../log/actions.js';
-import type { Snapshot } from '../log/snapshot.js';
+import type { Action, DomainMetadata, Metadata, Protocol } from '../log/actions.js';
+import { serializeSchema } from '../log/schema.js';
+import { Snapshot } from '../log/snapshot.js';
 import type { Literal, Predicate } from '../scan/predicate.js';
 import { filePruner, pruneContext } from '../scan/prune.js';
 import { planScan } from '../scan/scan.js';
@@ -37,7 +49,7 @@ import { writeChangeFiles } from './change-files.js';
 import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import { applyRowDeletions, FILE_COLUMN, ROW_COLUMN } from './row-deletions.js';
-import { reconcileSchema } from './schema-reconcile.js';
+import { type InputColumn, reconcileSchema, schemaChangeProtocol } from './schema-reconcile.js';
 import { checkedDomainMetadata, withDomainMetadataFeature } from './write.js';
 import { tableFileOptions, writeDataFiles } from './write-files.js';
 import { prepareSource, type WriteSource } from './write-source.js';
@@ -75,6 +87,12 @@ export interface MergeOptions {
   readonly whenMatched?: readonly (MergeUpdate | MergeDelete)[];
   /** Default: insert the source row. */
   readonly whenNotMatched?: readonly MergeInsert[];
+  /**
+   * Add source columns the table lacks to its schema (nullable), in the
+   * merge's commit: those a default `update`/`insert` clause writes (every
+   * source column, then), and those a `set` or `values` names.
+   */
+  readonly mergeSchema?: boolean;
   readonly userMetadata?: string;
   /**
    * Domain metadata to commit with the merge (one per domain; not `delta.*`
@@ -156,10 +174,12 @@ export async function mergeTable(
   const inserts = `__larder_inserts_${id}`;
   const positions = `__larder_positions_${id}`;
   const written: string[] = [];
-  const input = await prepareSource(connection, options.source, snapshot.schema, { table });
+  const input = await prepareSource(connection, options.source, snapshot.schema, {
+    table,
+    mergeSchema: options.mergeSchema === true,
+  });
   try {
     const sourceNames = new Set(input.columns.map((c) => c.name.toLowerCase()));
-    const targetSourceNames = new Set([...sourceNames].filter((n) => fieldsByName.has(n)));
     for (const key of keys) {
       if (!sourceNames.has(key.toLowerCase())) {
         throw new LarderError('SCHEMA_MISMATCH', `merge key "${key}" is not a column of the source`, {
@@ -169,11 +189,17 @@ export async function mergeTable(
       }
     }
     // Source columns that are table columns must convert safely; others (flags such as
-    // `deleted`) may be used in conditions and expressions, and are never written.
-    reconcileSchema(
-      snapshot.schema,
-      input.columns.filter((c) => fieldsByName.has(c.name.toLowerCase())),
-      { table, columnMappingMode: snapshot.columnMappingMode },
+    // `deleted`) may be used in conditions and expressions, and are never written,
+    // unless mergeSchema adds them. `target` is the table as the merge writes it: the
+    // snapshot, or the snapshot with the new columns (which its files lack: they read NULL).
+    const evolution = evolveSchema(snapshot, input.columns, {
+      whenMatched,
+      whenNotMatched,
+      mergeSchema: options.mergeSchema === true,
+    });
+    const target = evolution.target;
+    const targetSourceNames = new Set(
+      target.schema.fields.map((f) => f.name.toLowerCase()).filter((n) => sourceNames.has(n)),
     );
     // With a general condition, unmatched source rows are found by a row id rather than by keys.
     await connection.run(
@@ -198,7 +224,7 @@ export async function mergeTable(
     const prune = predicate ? filePruner(predicate, pruneContext(snapshot)) : () => true;
     const candidates = numSourceRows === 0 ? [] : snapshot.files.filter(prune);
 
-    const allColumns = snapshot.schema.fields.map((f) => f.name);
+    const allColumns = target.schema.fields.map((f) => f.name);
     const on = [
       ...keys.map((k) => `t.${sqlIdent(k)} = s.${sqlIdent(k)}`),
       ...(onCondition !== undefined ? [`(${onCondition})`] : []),
@@ -221,7 +247,7 @@ export async function mergeTable(
       });
       return `CASE ${branches.join(' ')} ELSE t.${sqlIdent(column)} END`;
     };
-    const scan = await planScan(snapshot, { files: candidates, withRowIds: true });
+    const scan = await planScan(target, { files: candidates, withRowIds: true });
     await connection.run(
       `CREATE TEMP TABLE ${matched} AS SELECT t.${FILE_COLUMN}, t.${ROW_COLUMN}, ${clauseCase} AS __clause,
          ${keys.map((k, i) => `s.${sqlIdent(k)} AS __key${i}, `).join('')}${onCondition !== undefined ? `s.${SOURCE_ROW} AS ${SOURCE_ROW},` : ''}
@@ -293,7 +319,7 @@ export async function mergeTable(
         `CREATE TEMP TABLE ${positions} AS SELECT ${FILE_COLUMN}, ${ROW_COLUMN} FROM ${matched}
          WHERE __clause IN ${inList([...updateClauses, ...deleteClauses])}`,
       );
-      rowDeletions = await applyRowDeletions(connection, snapshot, positions);
+      rowDeletions = await applyRowDeletions(connection, target, positions);
       written.push(...rowDeletions.writtenFiles);
       actions.push(...rowDeletions.actions);
       filesAdded += rowDeletions.filesAdded;
@@ -305,7 +331,7 @@ export async function mergeTable(
     let outputRows = 0;
     if (updated + inserted > 0) {
       const data = await writeDataFiles({
-        ...tableFileOptions(snapshot),
+        ...tableFileOptions(target),
         connection,
         sourceSql: `${postImages} UNION ALL ${insertRows}`,
       });
@@ -321,7 +347,7 @@ export async function mergeTable(
     if (snapshot.changeDataFeed && updated + deleted + inserted > 0) {
       const changes = await writeChangeFiles(
         connection,
-        snapshot,
+        target,
         [
           `SELECT *, 'update_preimage' AS _change_type FROM (${preImages(updateClauses)})`,
           `SELECT *, 'update_postimage' AS _change_type FROM (${postImages})`,
@@ -350,11 +376,13 @@ export async function mergeTable(
       numTargetFilesTotal: snapshot.files.length,
       executionTimeMs: Math.round(performance.now() - started),
     };
+    let protocol = evolution.protocol ?? snapshot.protocol;
+    if (evolution.metadata) actions.push({ metaData: evolution.metadata });
     if (domains.length > 0) {
-      const protocol = withDomainMetadataFeature(snapshot.protocol);
-      if (protocol) actions.push({ protocol });
+      protocol = withDomainMetadataFeature(protocol) ?? protocol;
       for (const domainMetadata of domains) actions.push({ domainMetadata });
     }
+    if (protocol !== snapshot.protocol) actions.push({ protocol });
     if (actions.length === 0) return { table: snapshot, metrics };
     const tx = new Transaction(store, snapshot, {
       operation: 'MERGE',
@@ -389,6 +417,98 @@ export async function mergeTable(
     }
     connection.closeSync();
   }
+}
+
+interface SchemaEvolution {
+  /** The snapshot to scan and write with: `snapshot`, or a copy with the evolved metadata. */
+  readonly target: Snapshot;
+  /** The new `metaData` action, when columns were added. */
+  readonly metadata?: Metadata;
+  /** The new protocol, when the added columns need an upgrade. */
+  readonly protocol?: Protocol;
+}
+
+/**
+ * Check the source columns that are table columns against the table, and,
+ * with `mergeSchema`, add the source columns the merge writes that the table
+ * lacks. Throws `SCHEMA_MISMATCH` (a type that does not convert, an assigned
+ * column the table lacks) or `UNSUPPORTED_FEATURE` (as `reconcileSchema`).
+ */
+function evolveSchema(
+  snapshot: Snapshot,
+  columns: readonly InputColumn[],
+  options: {
+    readonly whenMatched: readonly (MergeUpdate | MergeDelete)[];
+    readonly whenNotMatched: readonly MergeInsert[];
+    readonly mergeSchema: boolean;
+  },
+): SchemaEvolution {
+  const table = snapshot.root;
+  const inTable = new Set(snapshot.schema.fields.map((f) => f.name.toLowerCase()));
+  const inSource = new Map(columns.map((c) => [c.name.toLowerCase(), c]));
+  const added = new Set<string>();
+  const assigned = [
+    ...options.whenMatched.flatMap((c) => (c.action === 'update' && c.set ? Object.keys(c.set) : [])),
+    ...options.whenNotMatched.flatMap((c) => (c.values ? Object.keys(c.values) : [])),
+  ];
+  for (const name of assigned) {
+    const key = name.toLowerCase();
+    if (inTable.has(key)) continue;
+    if (!options.mergeSchema || !inSource.has(key)) {
+      throw new LarderError(
+        'SCHEMA_MISMATCH',
+        `merge into ${table} assigns column "${name}", which is not a column of the table`,
+        {
+          table,
+          column: name,
+          hint: options.mergeSchema
+            ? 'a new column takes its type from the source column of its name; add one to the source'
+            : 'merge with mergeSchema: true to add it (from the source column of its name)',
+        },
+      );
+    }
+    added.add(key);
+  }
+  const writesAll =
+    options.whenMatched.some((c) => c.action === 'update' && c.set === undefined) ||
+    options.whenNotMatched.some((c) => c.values === undefined);
+  if (options.mergeSchema && writesAll) {
+    for (const key of inSource.keys()) if (!inTable.has(key)) added.add(key);
+  }
+  const reconciled = reconcileSchema(
+    snapshot.schema,
+    columns.filter((c) => inTable.has(c.name.toLowerCase()) || added.has(c.name.toLowerCase())),
+    {
+      table,
+      mergeSchema: added.size > 0,
+      columnMappingMode: snapshot.columnMappingMode,
+      maxColumnId: Number(snapshot.properties['delta.columnMapping.maxColumnId'] ?? 0),
+    },
+  );
+  if (reconciled.addedColumns.length === 0) return { target: snapshot };
+  const configuration = { ...snapshot.metadata.configuration };
+  if (reconciled.maxColumnId !== undefined) {
+    configuration['delta.columnMapping.maxColumnId'] = String(reconciled.maxColumnId);
+  }
+  const metadata: Metadata = {
+    ...snapshot.metadata,
+    schemaString: serializeSchema(reconciled.schema),
+    configuration,
+  };
+  const protocol = schemaChangeProtocol(snapshot.protocol, reconciled.schema);
+  const target = new Snapshot({
+    root: snapshot.root,
+    version: snapshot.version,
+    timestamp: snapshot.timestamp,
+    protocol: protocol ?? snapshot.protocol,
+    metadata,
+    files: snapshot.files,
+    tombstones: snapshot.tombstones,
+    txns: snapshot.txns,
+    domainMetadata: snapshot.domainMetadata,
+    checkpointVersion: snapshot.checkpointVersion,
+  });
+  return { target, metadata, ...(protocol ? { protocol } : {}) };
 }
 
 /** A predicate that keeps the files that may hold one of the source keys. */

@@ -14,10 +14,14 @@
  * - A column the table lacks is `SCHEMA_MISMATCH` unless `mergeSchema`, which
  *   appends it (nullable) to the schema; a nullable table column the input
  *   lacks is filled with NULL; a missing NOT NULL column is `SCHEMA_MISMATCH`.
+ * - A schema that gained columns may need a protocol upgrade
+ *   (`schemaChangeProtocol`: `timestamp_ntz` columns need the feature); the
+ *   protocol is never downgraded.
  */
 import { randomUUID } from 'node:crypto';
 import { sqlIdent } from '../../duckdb/duckdb.js';
 import { LarderError } from '../../errors.js';
+import type { Protocol } from '../log/actions.js';
 import {
   type ColumnMappingMode,
   type DataType,
@@ -26,6 +30,7 @@ import {
   type StructType,
   toDuckDBType,
 } from '../log/schema.js';
+import { upgradedProtocol } from './protocol-upgrade.js';
 
 /** A column of the input, as DuckDB's `DESCRIBE` reports it. */
 export interface InputColumn {
@@ -137,6 +142,37 @@ export function reconcileSchema(
     ...(added.length > 0 && mode !== 'none' ? { maxColumnId } : {}),
     projection: projection.join(', '),
   };
+}
+
+/**
+ * The protocol a table needs once its schema is `schema` (columns added by
+ * `mergeSchema`): `protocol` with the `timestampNtz` feature when a column
+ * uses `timestamp_ntz`, or undefined when `protocol` already covers it.
+ *
+ * @example
+ * const protocol = schemaChangeProtocol(snapshot.protocol, reconciled.schema);
+ * if (protocol) actions.push({ protocol });
+ */
+export function schemaChangeProtocol(protocol: Protocol, schema: StructType): Protocol | undefined {
+  if (!schema.fields.some((f) => usesType(f.type, 'timestamp_ntz'))) return undefined;
+  return upgradedProtocol(protocol, {
+    minReaderVersion: 3,
+    minWriterVersion: 7,
+    readerFeatures: ['timestampNtz'],
+    writerFeatures: ['timestampNtz'],
+  });
+}
+
+function usesType(type: DataType, name: string): boolean {
+  if (typeof type === 'string') return type === name;
+  switch (type.type) {
+    case 'struct':
+      return type.fields.some((f) => usesType(f.type, name));
+    case 'array':
+      return usesType(type.elementType, name);
+    case 'map':
+      return usesType(type.keyType, name) || usesType(type.valueType, name);
+  }
 }
 
 function duplicate(name: string, table: string): LarderError {
