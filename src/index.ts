@@ -59,6 +59,7 @@ export type { OperationResult } from './delta/operations/operation-result.js';
 export type { WriteSource } from './delta/operations/write-source.js';
 export type { Predicate } from './delta/scan/predicate.js';
 export { Engine } from './engine/engine.js';
+export type { SqlResult } from './engine/sql-result.js';
 export { isLarderError, LarderError, type LarderErrorCode } from './errors.js';
 export type { DataFrame } from './features/data-frame.js';
 export {
@@ -94,5 +95,4 @@ export {
   runPipeline,
 } from './pipelines/run-pipeline.js';
 export { formatResult } from './sql/format-result.js';
-export type { SqlResult } from './sql/sql-result.js';
 export { SqlSession } from './sql/sql-session.js';

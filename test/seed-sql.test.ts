@@ -11,8 +11,8 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlResult } from '../src/engine/sql-result.js';
 import { isLarderError } from '../src/errors.js';
-import type { SqlResult } from '../src/sql/sql-result.js';
 import { SqlSession } from '../src/sql/sql-session.js';
 
 const CUSTOMERS = 4000;

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, utimes } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,9 +6,9 @@ import type { TableName } from '../catalog/metastore.js';
 import { DeltaTable } from '../delta/delta-table.js';
 import type { ColumnSpec } from '../delta/operations/create.js';
 import { isLarderError, type LarderErrorCode } from '../errors.js';
-import type { SqlResult } from '../sql/sql-result.js';
-import { splitStatements } from '../sql/sql-tokenizer.js';
 import { Engine } from './engine.js';
+import type { SqlResult } from './sql-result.js';
+import { splitStatements } from './sql-tokenizer.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 const seedGuide = resolve(repoRoot, '../shared/seed/feature-store-performance-guide.md');
@@ -162,6 +162,26 @@ describe('Engine: names', () => {
     expect(await rows('SELECT order_id FROM big_orders ORDER BY 1')).toEqual([['2'], ['3'], ['4']]);
   });
 
+  it('rewrites the subqueries of an expression, each table read at one snapshot per rewriter', async () => {
+    const rewriter = engine.statementRewriter();
+    expect(await rewriter.rewriteExpression("t.day = '2024-05-01' AND t.amount > 1")).toEqual({
+      sql: "t.day = '2024-05-01' AND t.amount > 1",
+      scans: [],
+    });
+    const where = await rewriter.rewriteExpression(
+      "customer_id IN (SELECT customer_id FROM ml.sales.orders WHERE day = '2024-05-02')",
+    );
+    expect(where.sql).not.toContain('ml.sales.orders');
+    expect(where.scans.map((s) => [s.table, s.version, s.filesRead])).toEqual([['ml.sales.orders', 3, 1]]);
+    const value = await rewriter.rewriteExpression(
+      '(SELECT max(order_id) FROM ml.sales.orders VERSION AS OF 1)',
+    );
+    const reader = await engine.connection.runAndReadAll(
+      `SELECT count(*) FILTER (WHERE ${where.sql}), ${value.sql} FROM (VALUES (1), (2), (3)) c(customer_id)`,
+    );
+    expect(reader.getRowsJson()).toEqual([['2', '2']]);
+  });
+
   it('lets a CTE named like a registered table hide it, and leaves DuckDB tables to DuckDB', async () => {
     try {
       engine.useSchema('ml', 'sales');
@@ -253,10 +273,59 @@ describe('Engine: time travel', () => {
     expect(await at("TIMESTAMP AS OF TIMESTAMP '2024-01-03' - INTERVAL 1 HOUR")).toBe(1);
     expect(await at("AT (TIMESTAMP => TIMESTAMP '2024-01-04 00:00:00')")).toBe(3);
     expect(await at('@20240102000000000')).toBe(1);
-    expect(await at("TIMESTAMP AS OF '2030-01-01'")).toBe(3);
+    expect(await at("TIMESTAMP AS OF '2024-01-04 00:00:00'")).toBe(3);
+    const late = await failure(engine.query("SELECT * FROM ml.sales.orders TIMESTAMP AS OF '2030-01-01'"));
+    expect(late.code).toBe('VERSION_NOT_FOUND');
+    expect(late.message).toContain('ml.sales.orders');
+    expect(late.message).toContain('2030-01-01T00:00:00.000Z');
+    expect(late.message).toContain('after the latest version');
+    expect(late.message).toContain('2024-01-04T00:00:00.000Z');
     const early = await failure(engine.query("SELECT * FROM ml.sales.orders TIMESTAMP AS OF '2023-12-31'"));
     expect(early.code).toBe('VERSION_NOT_FOUND');
     expect(early.message).toContain('ml.sales.orders');
+  });
+
+  it('travels by in-commit timestamps when the table records them, not by file times', async () => {
+    const { table } = await registerTable('ml.sales.ict', [{ name: 'id', type: 'long' }]);
+    await table.append('SELECT 1::BIGINT AS id');
+    await table.append('SELECT 2::BIGINT AS id');
+    // As Spark writes such a table: in-commit timestamps enabled, commitInfo first with inCommitTimestamp
+    // (2024-03-0(1 + v)), while the files' times say 2030 and run backwards.
+    const log = join(table.path, '_delta_log');
+    for (const file of (await readdir(log)).filter((f) => f.endsWith('.json'))) {
+      const version = Number(file.slice(0, 20));
+      const actions = (await readFile(join(log, file), 'utf8'))
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, Record<string, unknown>>);
+      const info = actions.find((a) => a.commitInfo) ?? { commitInfo: {} };
+      info.commitInfo!.inCommitTimestamp = Date.UTC(2024, 2, 1 + version);
+      for (const a of actions) {
+        if (a.metaData) {
+          a.metaData.configuration = {
+            ...(a.metaData.configuration as object),
+            'delta.enableInCommitTimestamps': 'true',
+          };
+        }
+      }
+      const ordered = [info, ...actions.filter((a) => a !== info)];
+      await writeFile(join(log, file), `${ordered.map((a) => JSON.stringify(a)).join('\n')}\n`);
+      const mtime = new Date(Date.UTC(2030, 0, 10 - version));
+      await utimes(join(log, file), mtime, mtime);
+    }
+    const at = async (ts: string) =>
+      (await engine.query(`SELECT count(*) FROM ml.sales.ict TIMESTAMP AS OF '${ts}'`)).scans[0]?.version;
+    expect(await at('2024-03-01 12:00:00')).toBe(0);
+    expect(await at('2024-03-02 12:00:00')).toBe(1);
+    expect(await at('2024-03-03 00:00:00')).toBe(2);
+    const late = await failure(engine.query("SELECT * FROM ml.sales.ict TIMESTAMP AS OF '2030-01-05'"));
+    expect(late.code).toBe('VERSION_NOT_FOUND');
+    expect(late.message).toContain('ml.sales.ict');
+    expect(late.message).toContain('2024-03-03T00:00:00.000Z');
+    const history = await rows(
+      "SELECT _commit_version, _commit_timestamp::VARCHAR FROM table_changes('ml.sales.ict', '2024-03-02', '2024-03-03') ORDER BY 1",
+    );
+    expect(history.map((r) => r[0])).toEqual(['1', '2']);
   });
 
   it('reads different versions of one table in one statement, and prunes old versions too', async () => {
@@ -278,6 +347,40 @@ describe('Engine: time travel', () => {
     const plain = await failure(engine.query('SELECT * FROM plain_numbers VERSION AS OF 1'));
     expect(plain.code).toBe('INVALID_ARGUMENT');
     expect(plain.message).toContain('plain_numbers');
+  });
+});
+
+describe('Engine: vacuumed versions', () => {
+  it('fails with IO_ERROR naming the table, the version and the missing file, not a DuckDB error', async () => {
+    const { table } = await registerTable('ml.sales.swept', [{ name: 'id', type: 'long' }]);
+    await table.append('SELECT 1::BIGINT AS id');
+    await table.overwrite('SELECT 2::BIGINT AS id');
+    const [gone] = (await DeltaTable.open(table.path, { version: 1 })).snapshot.files.map((f) => f.path);
+    await table.vacuum({ retentionHours: 0, enforceRetentionDuration: false });
+    expect(await rows('SELECT id FROM ml.sales.swept')).toEqual([['2']]);
+    for (const sql of [
+      'SELECT * FROM ml.sales.swept VERSION AS OF 1',
+      'SELECT count(*) FROM ml.sales.swept VERSION AS OF 1 WHERE id > 0',
+      'SELECT (SELECT count(*) FROM ml.sales.swept), (SELECT count(*) FROM ml.sales.swept VERSION AS OF 1)',
+    ]) {
+      const error = await engine.query(sql).catch((e: unknown) => e);
+      expect(isLarderError(error, 'IO_ERROR'), sql).toBe(true);
+      const e = error as Error & {
+        context: { table?: string; version?: number; file?: string };
+        hint?: string;
+      };
+      expect(e.message).toContain('ml.sales.swept');
+      expect(e.message).toContain(gone);
+      expect(e.context).toMatchObject({ table: 'ml.sales.swept', version: 1, file: join(table.path, gone!) });
+      expect(e.hint).toContain('VACUUM');
+    }
+    const byPath = await failure(engine.query(`SELECT * FROM read_delta('${table.path}', version => 1)`));
+    expect(byPath.code).toBe('IO_ERROR');
+    expect(byPath.message).toContain(gone);
+    // A missing file that is no table's stays DuckDB's error.
+    expect((await failure(engine.query("SELECT * FROM read_parquet('no-such-file.parquet')"))).code).toBe(
+      'SQL_ERROR',
+    );
   });
 });
 

@@ -31,16 +31,18 @@ import { openMetastore } from '../catalog/open-metastore.js';
 import type { DeltaTable } from '../delta/delta-table.js';
 import { connect, sqlString } from '../duckdb/duckdb.js';
 import { isLarderError, LarderError } from '../errors.js';
-import type { SqlResult } from '../sql/sql-result.js';
-import { isSignificant, splitStatements, tokenize } from '../sql/sql-tokenizer.js';
+import { missingDataFileError } from './missing-data-file.js';
 import { folderResolver } from './read-delta.js';
 import { describeScan, type ScanInfo } from './scan-info.js';
+import type { SqlResult } from './sql-result.js';
+import { isSignificant, splitStatements, tokenize } from './sql-tokenizer.js';
 import {
   type DeltaSource,
   type RelationResolver,
   type RelationSource,
   type RewriteResult,
   rewriteScript,
+  StatementRewriter,
 } from './statement-rewriter.js';
 import { systemRelationSql } from './system-tables.js';
 import { type CachedTableSpec, TableCache } from './table-cache.js';
@@ -206,8 +208,29 @@ export class Engine {
   }
 
   /**
+   * A rewriter for the parts of one statement that Larder runs itself (a
+   * MERGE's source query, conditions and values; an UPDATE's assignments and
+   * WHERE; …): every part it rewrites reads the same snapshot of a table.
+   *
+   * @example
+   * const rewriter = engine.statementRewriter();
+   * const source = await rewriter.rewrite('SELECT * FROM ml.s.changes');
+   * const where = await rewriter.rewriteExpression('id IN (SELECT id FROM ml.s.deleted)');
+   */
+  statementRewriter(): StatementRewriter {
+    this.#assertOpen();
+    return new StatementRewriter({
+      connection: this.connection,
+      resolver: this.#resolver,
+      defaults: this.#defaults(),
+    });
+  }
+
+  /**
    * Rewrite and run one statement. `EXPLAIN [mode] statement` is `explain`.
-   * DuckDB's errors become `SQL_ERROR` carrying its message.
+   * DuckDB's errors become `SQL_ERROR` carrying its message, except a data
+   * file of a table it read that is gone (vacuumed): `IO_ERROR` naming the
+   * table, the version and the file (`missing-data-file.ts`).
    */
   async query(sql: string): Promise<SqlResult> {
     const statement = singleStatement(sql);
@@ -270,10 +293,13 @@ export class Engine {
     try {
       reader = await this.connection.runAndReadAll(sql);
     } catch (error) {
-      throw new LarderError('SQL_ERROR', (error as Error).message, {
-        statement: statement.trim(),
-        cause: error,
-      });
+      throw (
+        missingDataFileError(error, scans, this.projectDir) ??
+        new LarderError('SQL_ERROR', (error as Error).message, {
+          statement: statement.trim(),
+          cause: error,
+        })
+      );
     }
     const kind = StatementType[reader.statementType] ?? 'UNKNOWN';
     if (reader.returnType === ResultReturnType.NOTHING) return { kind, columns: [], rows: [], scans };

@@ -72,7 +72,11 @@ describe('rewriteReadDelta', () => {
       };
       expect(await at("'2024-01-01 12:00:00'")).toBe(0);
       expect(await at("TIMESTAMP '2024-01-02 00:00:00'")).toBe(1);
-      expect(await at("'2030-01-01'")).toBe(1);
+      expect(await at("'2024-01-02 00:00:00'")).toBe(1);
+      // After the latest commit: refused, as Spark refuses it.
+      const late = await at("'2030-01-01'").catch((e: unknown) => e);
+      expect(isLarderError(late, 'VERSION_NOT_FOUND')).toBe(true);
+      expect((late as Error).message).toContain('2024-01-02T00:00:00.000Z');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -21,7 +21,7 @@
  */
 import { sqlIdent } from '../duckdb/duckdb.js';
 import { LarderError } from '../errors.js';
-import { isSignificant, type SqlToken, tokenize } from '../sql/sql-tokenizer.js';
+import { isSignificant, type SqlToken, tokenize } from './sql-tokenizer.js';
 
 /** Spark unit keywords → the unit names DuckDB's date functions take, and the interval constructor. */
 const UNITS: ReadonlyMap<string, { readonly part: string; readonly interval: string }> = new Map(

@@ -28,6 +28,10 @@
  * - a time-travel clause on anything but a Delta table is an error, never
  *   silently ignored.
  *
+ * Expressions Larder evaluates itself (the conditions and values of the
+ * MERGE, UPDATE and DELETE it runs as Delta operations) are rewritten the
+ * same way (`rewriteExpression`), with the snapshots of their statement.
+ *
  * `json_serialize_sql` only serializes SELECT statements; for the others
  * (CREATE TABLE … AS, INSERT … SELECT, COPY (…) TO, EXPLAIN, …) the queries
  * embedded in them are parsed on their own, and references found in no query
@@ -35,6 +39,7 @@
  * table goes (after FROM, JOIN, USING, …; never the target of a DELETE).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { commitTiming } from '../delta/log/commit-timestamps.js';
 import { commitTimestamps, listLog } from '../delta/log/replay.js';
 import type { Snapshot } from '../delta/log/snapshot.js';
 import { planChanges } from '../delta/operations/change-data-feed.js';
@@ -42,13 +47,6 @@ import { planScan } from '../delta/scan/scan.js';
 import type { LogStore } from '../delta/storage/log-store.js';
 import { sharedConnection, sqlIdent } from '../duckdb/duckdb.js';
 import { isLarderError, LarderError } from '../errors.js';
-import {
-  isSignificant,
-  parenthesizedEnd,
-  type SqlToken,
-  splitStatements,
-  tokenize,
-} from '../sql/sql-tokenizer.js';
 import { type PruneContext, predicateText, pruneContexts, pruningPredicate } from './prune-filter.js';
 import type { ScanInfo } from './scan-info.js';
 import { toDuckDbDialect } from './spark-dialect.js';
@@ -60,6 +58,13 @@ import {
   parseSelect,
   UNKNOWN_LOCATION,
 } from './sql-ast.js';
+import {
+  isSignificant,
+  parenthesizedEnd,
+  type SqlToken,
+  splitStatements,
+  tokenize,
+} from './sql-tokenizer.js';
 import {
   type ChangeBound,
   findCalls,
@@ -206,6 +211,9 @@ const TABLE_POSITION_KEYWORDS = new Set([
   'describe',
 ]);
 
+/** What makes an expression a statement DuckDB's parser serializes (see `rewriteExpression`). */
+const EXPRESSION_PREFIX = 'SELECT ';
+
 /** Keywords a query embedded in a non-SELECT statement can start with. */
 const QUERY_START_KEYWORDS = new Set(['select', 'with', 'from']);
 
@@ -245,6 +253,27 @@ export class StatementRewriter {
   /** Rewrite `statement` (one statement, without its `;`). */
   rewrite(statement: string): Promise<RewriteResult> {
     return this.#statement(statement, this.#defaults, []);
+  }
+
+  /**
+   * Rewrite a SQL expression that Larder evaluates itself (a condition or a
+   * value of a MERGE, UPDATE or DELETE): the references of its subqueries
+   * become scans, read at the snapshots this rewriter already took. An
+   * expression that reads no table (no SELECT, FROM or table function)
+   * comes back as it is, unparsed.
+   *
+   * @example
+   * const rewriter = new StatementRewriter(options);
+   * const where = await rewriter.rewriteExpression('id IN (SELECT id FROM ml.s.other)');
+   * // where.sql: id IN (SELECT id FROM (SELECT … FROM read_parquet([…])) AS other)
+   */
+  async rewriteExpression(expression: string): Promise<RewriteResult> {
+    if (!readsTables(expression)) return { sql: expression, scans: [] };
+    const { sql, scans } = await this.rewrite(`${EXPRESSION_PREFIX}${expression}`);
+    if (!sql.startsWith(EXPRESSION_PREFIX)) {
+      throw new LarderError('SQL_ERROR', `cannot rewrite the expression ${expression}`);
+    }
+    return { sql: sql.slice(EXPRESSION_PREFIX.length), scans };
   }
 
   async #statement(
@@ -681,6 +710,15 @@ function nameAt(
   };
 }
 
+/** Whether an expression may read a table: a subquery, or a table function of ours. */
+function readsTables(expression: string): boolean {
+  const tokens = tokenize(expression);
+  return (
+    hasLarderCall(tokens) ||
+    tokens.some((t) => t.kind === 'word' && QUERY_START_KEYWORDS.has(t.text.toLowerCase()))
+  );
+}
+
 function hasLarderCall(tokens: readonly SqlToken[]): boolean {
   return findCalls(tokens, READ_DELTA).length > 0 || findCalls(tokens, TABLE_CHANGES).length > 0;
 }
@@ -801,7 +839,8 @@ async function changeRange(
     return { startVersion: start.version, endVersion: end?.version };
   }
   const listing = await listLog(source.store);
-  const times = [...(await commitTimestamps(source.store, listing))].sort((a, b) => a[0] - b[0]);
+  const timing = commitTiming((await source.latest()).metadata.configuration);
+  const times = [...(await commitTimestamps(source.store, listing, timing))].sort((a, b) => a[0] - b[0]);
   const resolve = (bound: ChangeBound, first: boolean): number => {
     if ('version' in bound) return bound.version;
     const ms = timestampMillis(bound.timestamp, name);

@@ -14,10 +14,11 @@
  */
 import { stat } from 'node:fs/promises';
 import { DeltaTable } from '../delta/delta-table.js';
-import { commitTimestamps, listLog, loadSnapshot } from '../delta/log/replay.js';
+import { commitTiming, versionAtTimestamp } from '../delta/log/commit-timestamps.js';
+import { listLog, loadSnapshot } from '../delta/log/replay.js';
 import type { Snapshot } from '../delta/log/snapshot.js';
 import { LocalLogStore } from '../delta/storage/local-log-store.js';
-import { isLarderError, LarderError } from '../errors.js';
+import { isLarderError, type LarderError } from '../errors.js';
 import type { DeltaSource, SnapshotChoice } from './statement-rewriter.js';
 
 /** What identifies a table to the cache. */
@@ -90,7 +91,10 @@ export class TableCache {
 
   async #at(spec: CachedTableSpec, choice: SnapshotChoice): Promise<Snapshot> {
     const store = new LocalLogStore(spec.root);
-    const version = 'version' in choice ? choice.version : await versionAt(spec, store, choice.timestamp);
+    const version =
+      'version' in choice
+        ? choice.version
+        : await versionAt(spec, store, (await this.table(spec)).snapshot, choice.timestamp);
     const key = `${spec.key}@${version}`;
     let snapshot = this.#old.get(key);
     if (snapshot) {
@@ -134,9 +138,18 @@ async function assertFolder(spec: CachedTableSpec): Promise<void> {
   if (!info?.isDirectory()) throw spec.notFound();
 }
 
-/** The latest version committed at or before `ms`. */
-async function versionAt(spec: CachedTableSpec, store: LocalLogStore, ms: number): Promise<number> {
-  await assertFolder(spec);
+/**
+ * The latest version committed at or before `ms`, by the commit timestamps
+ * the table records (in-commit timestamps when its latest metadata enables
+ * them, else file times). VERSION_NOT_FOUND before the first commit or after
+ * the latest, naming the table.
+ */
+async function versionAt(
+  spec: CachedTableSpec,
+  store: LocalLogStore,
+  latest: Snapshot,
+  ms: number,
+): Promise<number> {
   let listing: Awaited<ReturnType<typeof listLog>>;
   try {
     listing = await listLog(store);
@@ -144,19 +157,8 @@ async function versionAt(spec: CachedTableSpec, store: LocalLogStore, ms: number
     if (isLarderError(error, 'TABLE_NOT_FOUND')) throw spec.notFound(error);
     throw error;
   }
-  let best = -1;
-  let earliest = Number.POSITIVE_INFINITY;
-  for (const [version, ts] of await commitTimestamps(store, listing)) {
-    earliest = Math.min(earliest, ts);
-    if (ts <= ms && version > best) best = version;
-  }
-  if (best < 0) {
-    const name = spec.fullName ?? spec.path;
-    throw new LarderError(
-      'VERSION_NOT_FOUND',
-      `table ${name} has no version at or before ${new Date(ms).toISOString()} (earliest commit ${Number.isFinite(earliest) ? new Date(earliest).toISOString() : 'unknown'})`,
-      { table: name },
-    );
-  }
-  return best;
+  return versionAtTimestamp(store, listing, ms, {
+    timing: commitTiming(latest.metadata.configuration),
+    table: spec.fullName ?? spec.path,
+  });
 }

@@ -11,8 +11,8 @@
  * which is decided before DuckDB runs anything.
  */
 import { LarderError } from '../errors.js';
-import { isSignificant, parenthesizedEnd, type SqlToken, tokenize } from '../sql/sql-tokenizer.js';
 import { type AstNode, constantValue, isIntegerConstant, isObject } from './sql-ast.js';
+import { isSignificant, parenthesizedEnd, type SqlToken, tokenize } from './sql-tokenizer.js';
 
 /** The function name Larder SQL reserves for reading a Delta folder; also the alias of unaliased calls. */
 export const READ_DELTA = 'read_delta';

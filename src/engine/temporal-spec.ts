@@ -16,7 +16,7 @@
  * text; the engine evaluates it with DuckDB.
  */
 import { LarderError } from '../errors.js';
-import { isSignificant, type SqlToken, tokenize } from '../sql/sql-tokenizer.js';
+import { isSignificant, type SqlToken, tokenize } from './sql-tokenizer.js';
 
 /** A time-travel clause of a table reference. */
 export interface TemporalSpec {

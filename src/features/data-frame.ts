@@ -16,8 +16,8 @@ import type { InputColumn } from '../delta/operations/schema-reconcile.js';
 import { prepareSource } from '../delta/operations/write-source.js';
 import { queryJson } from '../duckdb/duckdb.js';
 import type { Engine } from '../engine/engine.js';
+import { splitStatements } from '../engine/sql-tokenizer.js';
 import { LarderError } from '../errors.js';
-import { splitStatements } from '../sql/sql-tokenizer.js';
 import { isArrowTable, stageArrowTable } from './arrow/arrow-to-duckdb.js';
 
 /** Row objects, an Apache Arrow `Table`, or a Larder SQL query. */

@@ -7,8 +7,8 @@
  * DuckDB would silently rename repeated column names of a subquery.
  */
 import { sqlIdent } from '../duckdb/duckdb.js';
+import { isSignificant, splitStatements, tokenize } from '../engine/sql-tokenizer.js';
 import { LarderError } from '../errors.js';
-import { isSignificant, splitStatements, tokenize } from '../sql/sql-tokenizer.js';
 import type { SourceColumn } from './sources/bound-source.js';
 
 /**

@@ -1,8 +1,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../duckdb/duckdb.js';
+import type { SqlResult } from '../engine/sql-result.js';
 import { displayWidth, formatResult } from './format-result.js';
-import type { SqlResult } from './sql-result.js';
 
 let connection: DuckDBConnection;
 

@@ -13,8 +13,9 @@
  * here rather than taken from a library: the formats are short, and each
  * needs DuckDB's type information that no table or CSV library takes.
  */
+
+import type { SqlResult } from '../engine/sql-result.js';
 import { isIntegerTypeName, isNumericType, parseTypeName, type TypeNode } from './duckdb-type-name.js';
-import type { SqlResult } from './sql-result.js';
 
 export type ResultFormat = 'table' | 'json' | 'csv';
 

@@ -18,8 +18,8 @@
 import { join, resolve } from 'node:path';
 import type { TableName } from '../catalog/metastore.js';
 import { Engine, LARDER_DIR } from '../engine/engine.js';
+import type { SqlResult } from '../engine/sql-result.js';
 import { LarderError } from '../errors.js';
-import type { SqlResult } from './sql-result.js';
 import { executeStatement } from './statements/execute-statement.js';
 import { parseScript } from './statements/parse-statement.js';
 import { SessionSettings } from './statements/session-settings.js';

@@ -1,11 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queryJson, sharedConnection, sqlString } from '../../duckdb/duckdb.js';
 import { createTable } from '../operations/create.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
-import { checkpointFileName } from '../storage/log-store.js';
+import { checkpointFileName, commitFileName } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import type { Add } from './actions.js';
 import { intervalMillis, writeCheckpoint } from './checkpoint-writer.js';
@@ -176,6 +176,48 @@ describe('writeCheckpoint', () => {
     await writeCheckpoint(store, v1);
     expect(JSON.parse(await readFile(store.pathOf('_last_checkpoint'), 'utf8')).version).toBe(2);
     expect(state(await loadSnapshot(store, { version: 1 }))).toEqual(state(v1));
+  });
+
+  it('writes a classic checkpoint that follows the V2 spec on a table with the v2Checkpoint feature', async () => {
+    const before = await buildTable();
+    const add = (list: readonly string[] | undefined) => [...(list ?? []), 'v2Checkpoint'];
+    const protocol = {
+      minReaderVersion: 3,
+      minWriterVersion: 7,
+      readerFeatures: add(before.protocol.minReaderVersion >= 3 ? before.protocol.readerFeatures : []),
+      writerFeatures: add(before.protocol.minWriterVersion >= 7 ? before.protocol.writerFeatures : []),
+    };
+    // Larder does not write v2Checkpoint tables through a transaction: the upgrade is written by hand.
+    await store.putIfAbsent(commitFileName(3), `${JSON.stringify({ protocol })}\n`);
+    const upgraded = await loadSnapshot(store);
+    const info = await writeCheckpoint(store, upgraded);
+    // checkpointMetadata, protocol, metaData, txn, domain, 3 adds, 1 recent tombstone
+    expect(info).toMatchObject({ version: 3, size: 9, numOfAddFiles: 3 });
+    const file = store.pathOf(checkpointFileName(3));
+    const rows = await queryJson(
+      await sharedConnection(),
+      `SELECT to_json(checkpointMetadata) AS m FROM read_parquet(${sqlString(file)}) WHERE checkpointMetadata IS NOT NULL`,
+    );
+    expect(rows.map((r) => JSON.parse(String(r.m)))).toEqual([{ version: 3, tags: {} }]);
+    // No multi-part or UUID-named files, no sidecars: one classic file.
+    expect((await readdir(store.pathOf(''))).filter((n) => n.includes('.checkpoint.'))).toEqual([
+      checkpointFileName(3),
+    ]);
+    for (const v of [0, 1, 2, 3]) await unlink(store.pathOf(commitFileName(v)));
+    const after = await loadSnapshot(store);
+    expect(after.checkpointVersion).toBe(3);
+    expect(state(after)).toEqual(state(upgraded));
+    expect(after.protocol.writerFeatures).toContain('v2Checkpoint');
+  });
+
+  it('writes no checkpointMetadata on a table without the v2Checkpoint feature', async () => {
+    const snapshot = await buildTable();
+    await writeCheckpoint(store, snapshot);
+    const columns = await queryJson(
+      await sharedConnection(),
+      `DESCRIBE SELECT * FROM read_parquet(${sqlString(store.pathOf(checkpointFileName(2)))})`,
+    );
+    expect(columns.map((c) => c.column_name)).not.toContain('checkpointMetadata');
   });
 
   it('parses Spark retention intervals', () => {

@@ -14,6 +14,12 @@
  *   file); `_last_checkpoint` is written after it and never moved backwards.
  * - A checkpoint holds exactly the state of its version: reading it back
  *   gives the same files, metadata, protocol and transactions.
+ * - On a table with the `v2Checkpoint` writer feature the classic file
+ *   follows the V2 spec (PROTOCOL.md "Checkpoint Specs"): it also holds
+ *   one `checkpointMetadata` action (`{version, tags}`) and keeps its file
+ *   actions inline (no sidecars), which is the classic V2 checkpoint that
+ *   readers without the feature can still find and refuse by protocol.
+ *   Multi-part checkpoints, which the feature forbids, are never written.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -50,6 +56,9 @@ const CHECKPOINT_COLUMNS: readonly (readonly [string, string])[] = [
   ['domainMetadata', 'STRUCT("domain" VARCHAR, configuration VARCHAR, removed BOOLEAN)'],
 ];
 
+/** The extra column of a V2-spec checkpoint. */
+const CHECKPOINT_METADATA_COLUMN = ['checkpointMetadata', `STRUCT(version BIGINT, tags ${MAP})`] as const;
+
 /** Default `delta.deletedFileRetentionDuration`: one week. */
 const DEFAULT_TOMBSTONE_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
@@ -77,7 +86,11 @@ export async function writeCheckpoint(
   const retention =
     intervalMillis(snapshot.properties['delta.deletedFileRetentionDuration']) ??
     DEFAULT_TOMBSTONE_RETENTION_MS;
+  const v2 =
+    snapshot.protocol.minWriterVersion >= 7 &&
+    (snapshot.protocol.writerFeatures ?? []).includes('v2Checkpoint');
   const lines: string[] = [];
+  if (v2) lines.push(JSON.stringify({ checkpointMetadata: { version: snapshot.version, tags: {} } }));
   lines.push(JSON.stringify({ protocol: snapshot.protocol }));
   lines.push(JSON.stringify({ metaData: snapshot.metadata }));
   for (const txn of snapshot.txns.values()) lines.push(JSON.stringify({ txn }));
@@ -95,8 +108,9 @@ export async function writeCheckpoint(
     const json = join(dir, 'actions.json');
     const parquet = join(dir, `${randomUUID()}.parquet`);
     await writeFile(json, `${lines.join('\n')}\n`);
-    const columns = CHECKPOINT_COLUMNS.map(([name, type]) => `${name}: ${sqlString(type)}`).join(', ');
-    const names = CHECKPOINT_COLUMNS.map(([name]) => `"${name}"`).join(', ');
+    const schema = v2 ? [...CHECKPOINT_COLUMNS, CHECKPOINT_METADATA_COLUMN] : CHECKPOINT_COLUMNS;
+    const columns = schema.map(([name, type]) => `${name}: ${sqlString(type)}`).join(', ');
+    const names = schema.map(([name]) => `"${name}"`).join(', ');
     await run(
       connection,
       `COPY (SELECT ${names} FROM read_json(${sqlString(json)}, format = 'newline_delimited', columns = {${columns}}, maximum_object_size = 1073741824)) TO ${sqlString(parquet)} (FORMAT parquet, COMPRESSION snappy)`,

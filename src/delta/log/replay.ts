@@ -6,12 +6,16 @@
  * Invariants:
  * - The listing of `_delta_log/` is the truth. `_last_checkpoint` is a hint
  *   for stores that cannot list cheaply; a local listing is complete, so it
- *   is not read: a stale, missing or garbled hint changes nothing.
- * - The newest complete checkpoint at or before the target is used; an
- *   incomplete multi-part checkpoint is ignored; a checkpoint that cannot be
- *   read (or lacks protocol or metadata) is skipped for an older one or the
- *   JSON commits, and is a `CORRUPT_LOG` error naming it only when nothing
- *   else can rebuild the version.
+ *   only picks among several complete checkpoints of the version replay
+ *   starts from (and is read only then): a stale, missing or garbled hint
+ *   changes nothing.
+ * - The newest complete checkpoint at or before the target is used:
+ *   classic, multi-part, or V2 (UUID-named, with sidecars); an incomplete
+ *   multi-part checkpoint is ignored; a checkpoint that cannot be read
+ *   (lacks protocol or metadata, or a sidecar) is skipped for another one
+ *   of its version, an older one or the JSON commits, and is a
+ *   `CORRUPT_LOG` error naming it only when nothing else can rebuild the
+ *   version.
  * - A gap in the commits is a `CORRUPT_LOG` error naming the missing
  *   version; a commit line that is not an action is a `CORRUPT_LOG` error
  *   naming the file and line.
@@ -31,8 +35,17 @@ import type {
   Txn,
 } from './actions.js';
 import { readCheckpoint } from './checkpoint-reader.js';
+import {
+  type CommitTiming,
+  commitTimestampsOf,
+  commitTiming,
+  FILE_TIMES,
+  readInCommitTimestamp,
+  versionAtTimestamp,
+} from './commit-timestamps.js';
 import { LogState } from './log-state.js';
 import type { Snapshot } from './snapshot.js';
+import { type LastCheckpointHint, preferNamed, readLastCheckpoint } from './v2-checkpoint.js';
 
 /** Which version to load: the latest, a version, or the latest at or before a time. */
 export interface SnapshotSelector {
@@ -44,8 +57,12 @@ export interface SnapshotSelector {
 /** The log files of a table, as a listing shows them. */
 export interface LogListing {
   readonly commits: ReadonlyMap<number, string>;
-  /** Complete classic and multi-part checkpoints: version → part file names, in part order. */
-  readonly checkpoints: ReadonlyMap<number, readonly string[]>;
+  /**
+   * Complete checkpoints: version → its checkpoints, each the list of its
+   * files (one file, or the parts of a multi-part checkpoint in part
+   * order); classic first, then UUID-named, then multi-part by part count.
+   */
+  readonly checkpoints: ReadonlyMap<number, readonly (readonly string[])[]>;
   readonly latestVersion: number;
 }
 
@@ -54,10 +71,15 @@ export async function listLog(store: LogStore): Promise<LogListing> {
   const names = await store.list();
   const commits = new Map<number, string>();
   const parts = new Map<number, Map<number, { parts: number; names: string[] }>>();
+  const uuidNamed = new Map<number, string[]>();
   for (const name of names) {
     const parsed = parseLogName(name);
     if (parsed.kind === 'commit') commits.set(parsed.version, name);
-    else if (parsed.kind === 'checkpoint') {
+    else if (parsed.kind === 'v2checkpoint') {
+      const list = uuidNamed.get(parsed.version) ?? [];
+      uuidNamed.set(parsed.version, list);
+      list.push(name);
+    } else if (parsed.kind === 'checkpoint') {
       const byCount = parts.get(parsed.version) ?? new Map<number, { parts: number; names: string[] }>();
       parts.set(parsed.version, byCount);
       const set = byCount.get(parsed.parts) ?? { parts: parsed.parts, names: [] };
@@ -65,15 +87,20 @@ export async function listLog(store: LogStore): Promise<LogListing> {
       set.names.push(name);
     }
   }
-  // Of several complete checkpoints of one version (all equivalent), the one with fewest parts.
-  const checkpoints = new Map<number, string[]>();
-  for (const [version, byCount] of parts) {
-    for (const set of byCount.values()) {
-      const chosen = checkpoints.get(version);
-      if (set.names.length === set.parts && (!chosen || set.parts < chosen.length)) {
-        checkpoints.set(version, set.names.sort());
-      }
-    }
+  // Several complete checkpoints of one version are equivalent; the cheapest to read comes first.
+  const checkpoints = new Map<number, string[][]>();
+  for (const version of new Set([...parts.keys(), ...uuidNamed.keys()])) {
+    const complete = [...(parts.get(version)?.values() ?? [])]
+      .filter((set) => set.names.length === set.parts)
+      .sort((a, b) => a.parts - b.parts)
+      .map((set) => set.names.sort());
+    // UUID-named after a classic one (their sidecars cost more reads), Parquet before JSON.
+    const v2 = (uuidNamed.get(version) ?? [])
+      .sort((a, b) => Number(a.endsWith('.json')) - Number(b.endsWith('.json')) || a.localeCompare(b))
+      .map((name) => [name]);
+    const classic = complete[0]?.length === 1 ? complete.splice(0, 1) : [];
+    const all = [...classic, ...v2, ...complete];
+    if (all.length > 0) checkpoints.set(version, all);
   }
   let latestVersion = -1;
   for (const v of commits.keys()) latestVersion = Math.max(latestVersion, v);
@@ -101,7 +128,9 @@ export async function loadSnapshot(store: LogStore, selector: SnapshotSelector =
       );
     }
   } else if (selector.timestamp !== undefined) {
-    target = await versionAtTimestamp(store, listing, toMillis(selector.timestamp));
+    target = await versionAtTimestamp(store, listing, toMillis(selector.timestamp), {
+      timing: await latestTiming(store, listing),
+    });
   }
   const earliest = earliestVersion(listing);
   if (target < earliest) {
@@ -143,39 +172,26 @@ function toMillis(value: number | Date | string): number {
   return ms;
 }
 
-/** Commit timestamps (ms) of every listed commit, made strictly increasing as Delta does. */
-export async function commitTimestamps(store: LogStore, listing: LogListing): Promise<Map<number, number>> {
-  const versions = [...listing.commits.keys()].sort((a, b) => a - b);
-  const raw = await Promise.all(
-    versions.map((v) => store.modificationTime(listing.commits.get(v) ?? commitFileName(v))),
-  );
-  const result = new Map<number, number>();
-  let previous = Number.NEGATIVE_INFINITY;
-  versions.forEach((v, i) => {
-    let ts = raw[i] ?? 0;
-    if (ts <= previous) ts = previous + 1;
-    result.set(v, ts);
-    previous = ts;
-  });
-  return result;
+/**
+ * Commit timestamps (ms) of every listed commit (`commit-timestamps.ts`):
+ * in-commit timestamps where the table records them, else file times made
+ * strictly increasing. Without `timing`, it is read from the table: its
+ * latest commit tells whether it records in-commit timestamps, and only then
+ * is the latest version's metadata replayed.
+ */
+export async function commitTimestamps(
+  store: LogStore,
+  listing: LogListing,
+  timing?: CommitTiming,
+): Promise<Map<number, number>> {
+  return commitTimestampsOf(store, listing, timing ?? (await latestTiming(store, listing)));
 }
 
-async function versionAtTimestamp(store: LogStore, listing: LogListing, ms: number): Promise<number> {
-  const timestamps = await commitTimestamps(store, listing);
-  let best = -1;
-  let earliest = Number.POSITIVE_INFINITY;
-  for (const [version, ts] of timestamps) {
-    earliest = Math.min(earliest, ts);
-    if (ts <= ms && version > best) best = version;
-  }
-  if (best < 0) {
-    throw new LarderError(
-      'VERSION_NOT_FOUND',
-      `table ${store.root} has no version at or before ${new Date(ms).toISOString()} (earliest commit ${Number.isFinite(earliest) ? new Date(earliest).toISOString() : 'unknown'})`,
-      { table: store.root },
-    );
-  }
-  return best;
+/** How the commits of the table are timed, from its latest version. */
+export async function latestTiming(store: LogStore, listing: LogListing): Promise<CommitTiming> {
+  const latest = listing.commits.get(listing.latestVersion);
+  if (latest === undefined || (await readInCommitTimestamp(store, latest)) === undefined) return FILE_TIMES;
+  return commitTiming((await replay(store, listing, listing.latestVersion)).metadata.configuration);
 }
 
 /** Parse one commit file. Throws `CORRUPT_LOG` naming the file and line. */
@@ -303,6 +319,7 @@ async function replay(store: LogStore, listing: LogListing, target: number): Pro
   bases.push(undefined);
 
   let checkpointError: unknown;
+  let hint: Promise<LastCheckpointHint | undefined> | undefined;
   for (const checkpointVersion of bases) {
     const start = checkpointVersion === undefined ? 0 : checkpointVersion + 1;
     const missing = missingCommit(start);
@@ -320,13 +337,21 @@ async function replay(store: LogStore, listing: LogListing, target: number): Pro
     for (const v of versions) commit(v);
     let base: CommitActions | undefined;
     if (checkpointVersion !== undefined) {
-      try {
-        base = await readCheckpoint(store, listing.checkpoints.get(checkpointVersion)!, checkpointVersion);
-      } catch (error) {
-        if (!isLarderError(error, 'CORRUPT_LOG')) throw error;
-        checkpointError ??= error;
-        continue;
+      let candidates = listing.checkpoints.get(checkpointVersion)!;
+      if (candidates.length > 1) {
+        hint ??= readLastCheckpoint(store);
+        candidates = preferNamed(await hint, checkpointVersion, candidates);
       }
+      for (const names of candidates) {
+        try {
+          base = await readCheckpoint(store, names, checkpointVersion);
+          break;
+        } catch (error) {
+          if (!isLarderError(error, 'CORRUPT_LOG')) throw error;
+          checkpointError ??= error;
+        }
+      }
+      if (!base) continue;
     }
     const state = LogState.of(base);
     for (const c of await Promise.all(versions.map(commit))) state.apply(c);
@@ -350,6 +375,6 @@ async function snapshotTimestamp(
 ): Promise<number> {
   const inCommit = state.lastCommitInfo?.inCommitTimestamp;
   if (inCommit !== undefined && state.inCommitTimestamps) return inCommit;
-  const name = listing.commits.get(target) ?? listing.checkpoints.get(target)?.[0];
+  const name = listing.commits.get(target) ?? listing.checkpoints.get(target)?.[0]?.[0];
   return (name ? await store.modificationTime(name) : undefined) ?? 0;
 }

@@ -148,6 +148,54 @@ describe('setClusteringColumns', () => {
   });
 });
 
+describe('createTable with clustering columns', () => {
+  it('creates a clustered table in one commit: protocol, metadata and clustering domain', async () => {
+    const path = join(dir, 't');
+    const { table } = await createTable(path, { schema, clusterBy: ['X'], managed: true });
+    expect(table.version).toBe(0);
+    expect(clusteringColumns(table)).toEqual(['x']);
+    expect(table.protocol.minWriterVersion).toBe(7);
+    expect(table.protocol.writerFeatures).toEqual(expect.arrayContaining(['domainMetadata', 'clustering']));
+    const store = new LocalLogStore(path);
+    expect((await store.list()).filter((n) => n.endsWith('.json'))).toEqual(['00000000000000000000.json']);
+    const commit = await readCommit(store, 0);
+    expect(commit.protocol).toEqual(table.protocol);
+    expect(commit.metaData).toBeDefined();
+    expect(commit.domainMetadata).toEqual([
+      { domain: CLUSTERING_DOMAIN, configuration: '{"clusteringColumns":[["x"]]}', removed: false },
+    ]);
+    expect(commit.commitInfo?.operation).toBe('CREATE TABLE');
+    expect(commit.commitInfo?.operationParameters).toMatchObject({ isManaged: 'true', clusterBy: '["x"]' });
+    // It reloads clustered and stays writable.
+    expect(clusteringColumns(await loadSnapshot(store))).toEqual(['x']);
+    expect((await writeTable(table, rows(0, 10))).table.version).toBe(1);
+  });
+
+  it('keeps the columns of a partitioned table in the Larder property, and records external tables as unmanaged', async () => {
+    const path = join(dir, 't');
+    const { table } = await createTable(path, { schema, partitionColumns: ['p'], clusterBy: ['x'] });
+    expect(table.properties[CLUSTERING_PROPERTY]).toBe('["x"]');
+    expect(table.domainMetadata.has(CLUSTERING_DOMAIN)).toBe(false);
+    expect(clusteringColumns(table)).toEqual(['x']);
+    const commit = await readCommit(new LocalLogStore(path), 0);
+    expect(commit.commitInfo?.operationParameters).toMatchObject({ isManaged: 'false' });
+  });
+
+  it('refuses clustering columns that cannot cluster, creating nothing', async () => {
+    const path = join(dir, 't');
+    for (const clusterBy of [['nope'], ['p']]) {
+      const error = await createTable(path, {
+        schema,
+        partitionColumns: clusterBy[0] === 'p' ? ['p'] : [],
+        clusterBy,
+      }).catch((e: unknown) => e);
+      expect(isLarderError(error, 'INVALID_ARGUMENT'), clusterBy[0]).toBe(true);
+      expect((error as Error).message).toContain(`"${clusterBy[0]}"`);
+    }
+    expect(await new LocalLogStore(path).list()).toEqual([]);
+  });
+});
+
 describe('OPTIMIZE on a clustered table', () => {
   it('clusters unclustered files incrementally and marks them liquid', async () => {
     const path = join(dir, 't');

@@ -15,12 +15,16 @@
  * list of names), which other engines ignore, and OPTIMIZE Z-orders by them
  * within each partition: the table stays a valid partitioned Delta table.
  *
+ * A new table is clustered in its first commit (`clusteringChange`, used by
+ * CREATE TABLE … CLUSTER BY): its protocol, metadata and the domain metadata
+ * together, as Delta Spark writes it.
+ *
  * Invariant: every clustering column exists and has min/max statistics
  * (checked before anything is committed); `[]` removes the clustering.
  */
 import { LarderError } from '../../errors.js';
-import type { Action, Protocol } from '../log/actions.js';
-import { physicalName } from '../log/schema.js';
+import type { Action, DomainMetadata, Protocol } from '../log/actions.js';
+import { type ColumnMappingMode, physicalName, type StructType } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import type { LogStore } from '../storage/log-store.js';
@@ -42,6 +46,61 @@ export interface ClusteringOptions {
 
 export interface ClusteringMetrics {
   readonly clusteringColumns: readonly string[];
+}
+
+/** A table definition (a snapshot's, or a new table's) as clustering sees it. */
+export interface ClusterableTable {
+  /** For messages: the table's name or folder. */
+  readonly table: string;
+  readonly schema: StructType;
+  readonly partitionColumns: readonly string[];
+  readonly columnMappingMode: ColumnMappingMode;
+  readonly protocol: Protocol;
+  /** Table properties (`metaData.configuration`). */
+  readonly configuration: Readonly<Record<string, string>>;
+}
+
+/** What clustering a table definition by some columns changes in it. */
+export interface ClusteringChange {
+  /** The clustering columns, logical names as in the schema. */
+  readonly columns: readonly string[];
+  /** The new protocol, or undefined when it stays. */
+  readonly protocol: Protocol | undefined;
+  /** The new table properties (partitioned tables), or undefined when they stay. */
+  readonly configuration: Record<string, string> | undefined;
+  /** The `delta.clustering` domain metadata (unpartitioned tables), or undefined. */
+  readonly domainMetadata: DomainMetadata | undefined;
+}
+
+/**
+ * How clustering `definition` by `columns` (`[]`: none) changes it. Throws
+ * `INVALID_ARGUMENT` naming a column that does not exist, is a partition
+ * column, or has no statistics.
+ *
+ * @example
+ * const change = clusteringChange({ table: 'ml.s.t', schema, partitionColumns: [], columnMappingMode: 'none', protocol, configuration }, ['id']);
+ * const actions = [{ protocol: change.protocol ?? protocol }, { metaData }, { domainMetadata: change.domainMetadata! }];
+ */
+export function clusteringChange(definition: ClusterableTable, columns: readonly string[]): ClusteringChange {
+  const resolved = resolveZOrderColumns(definition, columns, 'CLUSTER BY');
+  const names = resolved.map((c) => c.name);
+  assertHaveStats(definition, names);
+  if (definition.partitionColumns.length > 0) {
+    const configuration = { ...definition.configuration };
+    if (names.length > 0) configuration[CLUSTERING_PROPERTY] = JSON.stringify(names);
+    else delete configuration[CLUSTERING_PROPERTY];
+    return { columns: names, protocol: undefined, configuration, domainMetadata: undefined };
+  }
+  return {
+    columns: names,
+    protocol: withClustering(definition.protocol),
+    configuration: undefined,
+    domainMetadata: {
+      domain: CLUSTERING_DOMAIN,
+      configuration: JSON.stringify({ clusteringColumns: resolved.map((c) => [c.physical]) }),
+      removed: false,
+    },
+  };
 }
 
 /**
@@ -115,39 +174,24 @@ export async function setClusteringColumns(
   const table = snapshot.root;
   assertWritable(snapshot.protocol, snapshot.metadata, table);
   const store = options.store ?? new LocalLogStore(table);
-  const resolved = resolveZOrderColumns(
+  const change = clusteringChange(
     {
+      table,
       schema: snapshot.schema,
       partitionColumns: snapshot.partitionColumns,
       columnMappingMode: snapshot.columnMappingMode,
-      table,
+      protocol: snapshot.protocol,
+      configuration: snapshot.metadata.configuration,
     },
     columns,
-    'CLUSTER BY',
-  );
-  assertHaveStats(
-    snapshot,
-    resolved.map((c) => c.name),
   );
   const before = clusteringColumns(snapshot);
-  const names = resolved.map((c) => c.name);
+  const names = [...change.columns];
   const actions: Action[] = [];
-  if (snapshot.partitionColumns.length > 0) {
-    const configuration = { ...snapshot.metadata.configuration };
-    if (names.length > 0) configuration[CLUSTERING_PROPERTY] = JSON.stringify(names);
-    else delete configuration[CLUSTERING_PROPERTY];
-    actions.push({ metaData: { ...snapshot.metadata, configuration } });
-  } else {
-    const protocol = withClustering(snapshot.protocol);
-    if (protocol) actions.push({ protocol });
-    actions.push({
-      domainMetadata: {
-        domain: CLUSTERING_DOMAIN,
-        configuration: JSON.stringify({ clusteringColumns: resolved.map((c) => [c.physical]) }),
-        removed: false,
-      },
-    });
-  }
+  if (change.configuration)
+    actions.push({ metaData: { ...snapshot.metadata, configuration: change.configuration } });
+  if (change.protocol) actions.push({ protocol: change.protocol });
+  if (change.domainMetadata) actions.push({ domainMetadata: change.domainMetadata });
   const result = await new Transaction(store, snapshot, {
     operation: 'CLUSTER BY',
     operationParameters: {
@@ -186,10 +230,10 @@ function withClustering(protocol: Protocol): Protocol | undefined {
 }
 
 /** Clustering columns must have stats in every file (PROTOCOL.md "Writer Requirements for Clustered Table"). */
-function assertHaveStats(snapshot: Snapshot, names: readonly string[]): void {
-  const table = snapshot.root;
-  const listed = snapshot.properties['delta.dataSkippingStatsColumns'];
-  const limit = Number(snapshot.properties['delta.dataSkippingNumIndexedCols'] ?? 32);
+function assertHaveStats(definition: ClusterableTable, names: readonly string[]): void {
+  const table = definition.table;
+  const listed = definition.configuration['delta.dataSkippingStatsColumns'];
+  const limit = Number(definition.configuration['delta.dataSkippingNumIndexedCols'] ?? 32);
   for (const name of names) {
     let collected: boolean;
     if (listed !== undefined) {
@@ -198,8 +242,8 @@ function assertHaveStats(snapshot: Snapshot, names: readonly string[]): void {
         .map((c) => c.trim().replaceAll('`', '').toLowerCase())
         .includes(name.toLowerCase());
     } else {
-      const index = snapshot.schema.fields
-        .filter((f) => !snapshot.partitionColumns.includes(f.name))
+      const index = definition.schema.fields
+        .filter((f) => !definition.partitionColumns.includes(f.name))
         .findIndex((f) => f.name === name);
       collected = limit < 0 || index < limit;
     }

@@ -16,11 +16,14 @@
  *   precision (`INVALID_ARGUMENT` naming the column, nested ones by path).
  * - Errors name the table by its `name` when one is given (the folder is in
  *   the error's context as `file`), by its folder otherwise.
+ * - Clustering columns (`clusterBy`) go into version 0 with the rest
+ *   (the clustering protocol features and the `delta.clustering` domain
+ *   metadata, `clustering.ts`): a new clustered table is one commit.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { isLarderError, LarderError } from '../../errors.js';
-import type { Metadata, Protocol } from '../log/actions.js';
+import type { Action, Metadata, Protocol } from '../log/actions.js';
 import {
   type DataType,
   parseSchema,
@@ -31,6 +34,7 @@ import {
 import { LocalLogStore } from '../storage/local-log-store.js';
 import { type LogStore, parseLogName } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
+import { clusteringChange } from './clustering.js';
 import type { OperationResult } from './operation-result.js';
 
 /** A column as users declare it: a Delta type string (`long`, `decimal(10,2)`, …) or a nested type. */
@@ -49,6 +53,10 @@ export interface CreateTableOptions {
   readonly properties?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly name?: string;
   readonly description?: string;
+  /** Clustering columns (CLUSTER BY), set in the creating commit (default none). */
+  readonly clusterBy?: readonly string[];
+  /** Whether a catalog manages the table's folder (recorded as `isManaged` in the commit; default false). */
+  readonly managed?: boolean;
   /** The store to write through (default: a `LocalLogStore` at the path). */
   readonly store?: LogStore;
 }
@@ -119,7 +127,24 @@ export async function createTable(
     properties['delta.columnMapping.maxColumnId'] = String(counter.next - 1);
   }
 
-  const protocol = protocolFor(schema, properties);
+  let protocol = protocolFor(schema, properties);
+  const clusterBy = options.clusterBy ?? [];
+  const clustering =
+    clusterBy.length === 0
+      ? undefined
+      : clusteringChange(
+          {
+            table,
+            schema,
+            partitionColumns,
+            columnMappingMode: mappingMode === 'name' || mappingMode === 'id' ? mappingMode : 'none',
+            protocol,
+            configuration: properties,
+          },
+          clusterBy,
+        );
+  if (clustering?.protocol) protocol = clustering.protocol;
+  if (clustering?.configuration) Object.assign(properties, clustering.configuration);
   const metadata: Metadata = {
     id: randomUUID(),
     ...(options.name !== undefined ? { name: options.name } : {}),
@@ -134,15 +159,18 @@ export async function createTable(
   const tx = new Transaction(store, undefined, {
     operation: 'CREATE TABLE',
     operationParameters: {
-      isManaged: 'false',
+      isManaged: String(options.managed ?? false),
       description: options.description ?? null,
       partitionBy: JSON.stringify(partitionColumns),
+      ...(clustering ? { clusterBy: JSON.stringify(clustering.columns) } : {}),
       properties: JSON.stringify(properties),
     },
     operationMetrics: {},
     isBlindAppend: true,
   });
-  tx.addActions({ protocol }, { metaData: metadata });
+  const actions: Action[] = [{ protocol }, { metaData: metadata }];
+  if (clustering?.domainMetadata) actions.push({ domainMetadata: clustering.domainMetadata });
+  tx.addActions(...actions);
   let result: Awaited<ReturnType<Transaction['commit']>>;
   try {
     result = await tx.commit();

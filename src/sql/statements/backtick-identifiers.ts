@@ -8,8 +8,9 @@
  * Invariant: text inside string literals, double-quoted identifiers and
  * comments is never changed.
  */
+
+import { tokenize } from '../../engine/sql-tokenizer.js';
 import { LarderError } from '../../errors.js';
-import { tokenize } from '../sql-tokenizer.js';
 
 /**
  * The script with backtick-quoted identifiers turned into double-quoted ones.

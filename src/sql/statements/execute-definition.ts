@@ -16,15 +16,14 @@ import { fileURLToPath } from 'node:url';
 import { type TableName, tableFullName } from '../../catalog/metastore.js';
 import { DeltaTable } from '../../delta/delta-table.js';
 import { fromDuckDBType } from '../../delta/log/schema.js';
-import type { Snapshot } from '../../delta/log/snapshot.js';
 import { type CloneMetrics, cloneTable } from '../../delta/operations/clone.js';
 import { setClusteringColumns } from '../../delta/operations/clustering.js';
 import { type ColumnSpec, createTable } from '../../delta/operations/create.js';
 import { createOrReplaceTable } from '../../delta/operations/create-or-replace.js';
 import { setTableProperties } from '../../delta/operations/set-properties.js';
 import { sqlIdent } from '../../duckdb/duckdb.js';
+import type { SqlResult } from '../../engine/sql-result.js';
 import { LarderError } from '../../errors.js';
-import type { SqlResult } from '../sql-result.js';
 import { portableSource } from './portable-source.js';
 import type {
   AlterClusterByStatement,
@@ -250,7 +249,6 @@ async function createNewTable(
     properties: catalogProperties,
   });
   try {
-    let snapshot: Snapshot;
     let rows = 0;
     if (source !== undefined) {
       const created = await createOrReplaceTable(location, {
@@ -261,20 +259,21 @@ async function createNewTable(
         ...(description !== undefined ? { description } : {}),
         source,
       });
-      snapshot = created.table;
       rows = created.metrics.numOutputRows;
+      // CTAS writes its rows in the creating commit; the clustering follows in a second one.
+      if (clusterColumns.length > 0) await setClusteringColumns(created.table, clusterColumns);
     } else {
-      snapshot = (
-        await createTable(location, {
-          schema: columns,
-          partitionColumns,
-          properties,
-          name: table,
-          ...(description !== undefined ? { description } : {}),
-        })
-      ).table;
+      // One commit: protocol, metadata and clustering together.
+      await createTable(location, {
+        schema: columns,
+        partitionColumns,
+        properties,
+        name: table,
+        ...(description !== undefined ? { description } : {}),
+        clusterBy: clusterColumns,
+        managed,
+      });
     }
-    if (clusterColumns.length > 0) await setClusteringColumns(snapshot, clusterColumns);
     if (source !== undefined)
       return metricsResult('CREATE', { num_affected_rows: rows, num_inserted_rows: rows });
     return emptyResult('CREATE');

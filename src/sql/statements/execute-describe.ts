@@ -9,8 +9,8 @@ import type { ListFilter } from '../../catalog/metastore.js';
 import { fromDuckDBType } from '../../delta/log/schema.js';
 import { clusteringColumns } from '../../delta/operations/clustering.js';
 import { describeDetail } from '../../delta/operations/describe-detail.js';
+import type { SqlResult } from '../../engine/sql-result.js';
 import { LarderError } from '../../errors.js';
-import type { SqlResult } from '../sql-result.js';
 import { sparkTypeName } from './spark-types.js';
 import type {
   DescribeDetailStatement,

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { optimizeTable } from '../../delta/operations/optimize.js';
 import { vacuumTable } from '../../delta/operations/vacuum.js';
-import type { SqlResult } from '../sql-result.js';
+import type { SqlResult } from '../../engine/sql-result.js';
 import type { OptimizeStatement, RestoreStatement, VacuumStatement } from './statement.js';
 import type { StatementContext } from './statement-context.js';
 import { bigint, metricsResult, result, structOf } from './statement-result.js';

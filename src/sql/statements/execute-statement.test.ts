@@ -2,8 +2,8 @@ import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SqlResult } from '../../engine/sql-result.js';
 import { isLarderError, type LarderError } from '../../errors.js';
-import type { SqlResult } from '../sql-result.js';
 import { SqlSession } from '../sql-session.js';
 
 let cwd: string;
@@ -106,6 +106,31 @@ describe('CREATE TABLE', () => {
       await session.engine.metastore.getTable({ catalog: 'ml', schema: 's', table: 'bad' }),
     ).toBeUndefined();
     expect(await exists(warehouse('ml', 's', 'bad'))).toBe(false);
+  });
+
+  it('CREATE TABLE … CLUSTER BY is one commit, recording whether the table is managed', async () => {
+    await run('CREATE TABLE ml.s.clustered (id BIGINT, v STRING) USING DELTA CLUSTER BY (id)');
+    await run(
+      "CREATE TABLE ml.s.clustered_ext (id BIGINT, v STRING) CLUSTER BY (id) LOCATION 'data/clustered'",
+    );
+    for (const [table, managed] of [
+      ['ml.s.clustered', 'true'],
+      ['ml.s.clustered_ext', 'false'],
+    ] as const) {
+      const history = await rows(`DESCRIBE HISTORY ${table}`);
+      expect(
+        history.map((h) => [h.version, h.operation]),
+        table,
+      ).toEqual([['0', 'CREATE TABLE']]);
+      const parameters = Object.fromEntries(
+        ((history[0]?.operationParameters ?? []) as { key: string; value: string }[]).map((p) => [
+          p.key,
+          p.value,
+        ]),
+      );
+      expect(parameters, table).toMatchObject({ isManaged: managed, clusterBy: '["id"]' });
+      expect((await rows(`DESCRIBE DETAIL ${table}`))[0]?.clusteringColumns, table).toEqual(['id']);
+    }
   });
 
   it('CREATE TABLE … AS SELECT takes the columns from the query and writes the rows in one commit', async () => {
@@ -282,6 +307,96 @@ describe('MERGE, UPDATE, DELETE, TRUNCATE', () => {
     const result = await run('RESTORE TABLE ml.s.target TO VERSION AS OF 0');
     expect(objects(result)[0]).toMatchObject({ num_restored_files: '1' });
     expect(await rows('SELECT count(*) AS n FROM ml.s.target')).toEqual([{ n: '10' }]);
+  });
+});
+
+describe('Larder names in the conditions and values of MERGE, UPDATE and DELETE', () => {
+  beforeAll(async () => {
+    await run('CREATE TABLE ml.s.facts AS SELECT i::BIGINT AS id, i * 10 AS x FROM range(6) r(i)');
+    await run(
+      'CREATE TABLE ml.s.picked AS SELECT * FROM (VALUES (1::BIGINT, 100), (2, 200), (9, 900)) p(id, y)',
+    );
+    await run("CREATE TABLE ml.s.dim AS SELECT i::BIGINT AS id, 'd' || i AS name FROM range(10) r(i)");
+  });
+  const facts = () => rows('SELECT id, x FROM ml.s.facts ORDER BY id');
+
+  it('updates to scalar subqueries over other tables, correlated by the table alias', async () => {
+    expect(
+      objects(await run('UPDATE ml.s.facts SET x = (SELECT max(y) FROM ml.s.picked) WHERE id = 0')),
+    ).toEqual([{ num_affected_rows: '1' }]);
+    await run(`UPDATE ml.s.facts AS f SET x = (SELECT p.y + f.x FROM ml.s.picked p WHERE p.id = f.id)
+               WHERE f.id IN (SELECT id FROM ml.s.picked)`);
+    expect(await facts()).toEqual([
+      { id: '0', x: '900' },
+      { id: '1', x: '110' },
+      { id: '2', x: '220' },
+      { id: '3', x: '30' },
+      { id: '4', x: '40' },
+      { id: '5', x: '50' },
+    ]);
+  });
+
+  it('merges from a join of two tables, with subqueries in conditions and values', async () => {
+    const result = await run(`
+      MERGE INTO ml.s.facts AS f
+      USING (SELECT p.id, p.y, d.name FROM ml.s.picked p JOIN ml.s.dim d ON p.id = d.id) AS src
+      ON f.id = src.id
+      WHEN MATCHED AND src.id IN (SELECT id FROM ml.s.dim WHERE name <> 'd2') THEN
+        UPDATE SET x = src.y + (SELECT count(*) FROM ml.s.dim)
+      WHEN NOT MATCHED THEN INSERT (id, x) VALUES (src.id, (SELECT max(id) FROM ml.s.dim) * 1000)`);
+    expect(objects(result)).toEqual([
+      { num_affected_rows: '2', num_updated_rows: '1', num_deleted_rows: '0', num_inserted_rows: '1' },
+    ]);
+    expect(await rows('SELECT id, x FROM ml.s.facts WHERE id IN (1, 2, 9) ORDER BY id')).toEqual([
+      { id: '1', x: '110' },
+      { id: '2', x: '220' },
+      { id: '9', x: '9000' },
+    ]);
+  });
+
+  it('deletes the rows subqueries over other tables (and older versions) name, correlated or not', async () => {
+    // Version 0 of ml.s.picked holds ids 1, 2 and 9: after this, 9 is gone from it.
+    await run('DELETE FROM ml.s.picked WHERE id = 9');
+    expect(
+      objects(await run('DELETE FROM ml.s.facts WHERE id IN (SELECT id FROM ml.s.picked VERSION AS OF 0)')),
+    ).toEqual([{ num_affected_rows: '3' }]);
+    await run(
+      "DELETE FROM ml.s.facts f WHERE EXISTS (SELECT 1 FROM ml.s.dim d WHERE d.id = f.id + 1 AND d.name = 'd4')",
+    );
+    expect(await facts()).toEqual([
+      { id: '0', x: '900' },
+      { id: '4', x: '40' },
+      { id: '5', x: '50' },
+    ]);
+    const picked = warehouse('ml', 's', 'picked');
+    await run(`DELETE FROM ml.s.facts WHERE id IN (SELECT id + 3 FROM read_delta('${picked}'))`);
+    expect(await facts()).toEqual([{ id: '0', x: '900' }]);
+  });
+});
+
+describe('vacuumed versions', () => {
+  it('names the table and the missing file when a statement reads a vacuumed version', async () => {
+    await run('CREATE TABLE ml.s.swept AS SELECT 1::BIGINT AS id');
+    await run('INSERT OVERWRITE ml.s.swept SELECT 2::BIGINT AS id');
+    await run('SET spark.databricks.delta.retentionDurationCheck.enabled = false');
+    try {
+      await run('VACUUM ml.s.swept RETAIN 0 HOURS');
+    } finally {
+      await run('RESET spark.databricks.delta.retentionDurationCheck.enabled');
+    }
+    await run('CREATE TABLE ml.s.copy (id BIGINT)');
+    for (const sql of [
+      'SELECT * FROM ml.s.swept VERSION AS OF 0',
+      'INSERT INTO ml.s.copy SELECT * FROM ml.s.swept VERSION AS OF 0',
+    ]) {
+      const error = await failure(sql);
+      expect(error.code, sql).toBe('IO_ERROR');
+      expect(error.message).toMatch(
+        /version 0 of table ml\.s\.swept: its data file part-.*\.parquet is missing/,
+      );
+      expect(error.hint).toContain('newer version');
+    }
+    expect(await rows('SELECT count(*) AS n FROM ml.s.copy')).toEqual([{ n: '0' }]);
   });
 });
 

@@ -10,8 +10,9 @@
  * with its parse error when the name turns out to be a Delta table, and
  * runs as DuckDB SQL otherwise.
  */
+
+import type { SqlResult } from '../../engine/sql-result.js';
 import { LarderError } from '../../errors.js';
-import type { SqlResult } from '../sql-result.js';
 import {
   executeAlterClusterBy,
   executeAlterProperties,

@@ -7,18 +7,23 @@
  * Statements about a one-part name that is not a registered table go to
  * DuckDB unchanged (they may be about a DuckDB temporary table).
  *
- * Invariants: embedded queries are rewritten once (Larder names become
- * scans of the current snapshots) and bound before the operation starts;
- * MERGE conditions and expressions are translated from the user's aliases
- * to `t` (target) and `s` (source) with the tokenizer, never by text search.
+ * Invariants: embedded queries, and the subqueries of conditions and
+ * values, are rewritten once per statement with one rewriter (Larder names
+ * become scans of the snapshots it takes, the same for every part) and
+ * bound before the operation starts; MERGE conditions and expressions are
+ * translated from the user's aliases to `t` (target) and `s` (source) with
+ * the tokenizer, never by text search; UPDATE and DELETE conditions lose the
+ * table's own qualifier, except inside subqueries, where it becomes `t` (the
+ * operations read the table as `t`) so that correlated columns stay outer.
  */
 import type { DataType } from '../../delta/log/schema.js';
 import { toDuckDBType } from '../../delta/log/schema.js';
 import type { MergeDelete, MergeInsert, MergeMetrics, MergeUpdate } from '../../delta/operations/merge.js';
 import { updateTable } from '../../delta/operations/update.js';
 import { sqlIdent } from '../../duckdb/duckdb.js';
+import type { SqlResult } from '../../engine/sql-result.js';
+import type { StatementRewriter } from '../../engine/statement-rewriter.js';
 import { LarderError } from '../../errors.js';
-import type { SqlResult } from '../sql-result.js';
 import { portableSource } from './portable-source.js';
 import { type QualifierRule, qualifiersOf, requalify, splitKeyEqualities } from './qualified-references.js';
 import type {
@@ -143,6 +148,22 @@ function assignments(
   return out;
 }
 
+/** `expression` with the Larder names of its subqueries rewritten to scans. */
+async function rewritten(rewriter: StatementRewriter, expression: string): Promise<string> {
+  return (await rewriter.rewriteExpression(expression)).sql;
+}
+
+/** Every value of `values` rewritten (see `rewritten`). */
+async function rewrittenValues(
+  rewriter: StatementRewriter,
+  values: Record<string, string>,
+): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [column, expression] of Object.entries(values))
+    out[column] = await rewritten(rewriter, expression);
+  return out;
+}
+
 /** MERGE INTO t [AS a] USING src [AS b] ON … WHEN [NOT] MATCHED … */
 export async function executeMerge(statement: MergeStatement, context: StatementContext): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.target);
@@ -160,11 +181,17 @@ export async function executeMerge(statement: MergeStatement, context: Statement
   ];
   const sourceQuery =
     statement.source.kind === 'table' ? `SELECT * FROM ${statement.source.text}` : statement.source.query;
-  const { keys, rest } = splitKeyEqualities(requalify(statement.on, rules));
+  const rewriter = context.engine.statementRewriter();
+  const split = splitKeyEqualities(requalify(statement.on, rules));
+  const keys = split.keys;
+  const rest = split.rest === undefined ? undefined : await rewritten(rewriter, split.rest);
   const whenMatched: (MergeUpdate | MergeDelete)[] = [];
   const whenNotMatched: MergeInsert[] = [];
   for (const clause of statement.clauses) {
-    const condition = clause.condition !== undefined ? { condition: requalify(clause.condition, rules) } : {};
+    const condition =
+      clause.condition !== undefined
+        ? { condition: await rewritten(rewriter, requalify(clause.condition, rules)) }
+        : {};
     if (clause.when === 'matched' && clause.action === 'delete')
       whenMatched.push({ action: 'delete', ...condition });
     else if (clause.when === 'matched' && clause.action === 'update') {
@@ -172,24 +199,32 @@ export async function executeMerge(statement: MergeStatement, context: Statement
         action: 'update',
         ...condition,
         ...(clause.set
-          ? { set: assignments(target, clause.set, targetQualifiers, rules, 'MERGE … UPDATE SET') }
+          ? {
+              set: await rewrittenValues(
+                rewriter,
+                assignments(target, clause.set, targetQualifiers, rules, 'MERGE … UPDATE SET'),
+              ),
+            }
           : {}),
       });
     } else if (clause.when === 'notMatched') {
       let values: Record<string, string> | undefined;
       if (clause.columns && clause.values) {
-        values = assignments(
-          target,
-          clause.columns.map((column, i) => ({ column, expression: clause.values![i]! })),
-          targetQualifiers,
-          rules,
-          'MERGE … INSERT',
+        values = await rewrittenValues(
+          rewriter,
+          assignments(
+            target,
+            clause.columns.map((column, i) => ({ column, expression: clause.values![i]! })),
+            targetQualifiers,
+            rules,
+            'MERGE … INSERT',
+          ),
         );
       }
       whenNotMatched.push({ action: 'insert', ...condition, ...(values ? { values } : {}) });
     }
   }
-  const source = await portableSource(context, sourceQuery);
+  const source = await portableSource(context, sourceQuery, rewriter);
   let metrics: MergeMetrics;
   try {
     ({ metrics } = await target.table.merge({
@@ -211,9 +246,13 @@ export async function executeMerge(statement: MergeStatement, context: Statement
   });
 }
 
-/** Rules that drop the table's own qualifiers (alias or name) from column references. */
+/**
+ * Rules that drop the table's own qualifiers (alias or name) from column
+ * references, and make them `t` inside subqueries (UPDATE and DELETE read
+ * the table as `t`), where an unqualified name would bind to the subquery.
+ */
 function ownQualifierRules(name: QualifiedName, alias: string | undefined): QualifierRule[] {
-  return [{ qualifiers: qualifiersOf(name, alias), replacement: '' }];
+  return [{ qualifiers: qualifiersOf(name, alias), replacement: '', nested: 't' }];
 }
 
 /** UPDATE t [AS a] SET c = expr, … [WHERE …]. */
@@ -224,14 +263,13 @@ export async function executeUpdate(
   const target = await findDeltaTable(context, statement.name);
   if (!target) return context.engine.query(statement.text);
   const rules = ownQualifierRules(statement.name, statement.alias);
-  const set = assignments(
-    target,
-    statement.set,
-    qualifiersOf(statement.name, statement.alias),
-    rules,
-    'UPDATE … SET',
+  const rewriter = context.engine.statementRewriter();
+  const set = await rewrittenValues(
+    rewriter,
+    assignments(target, statement.set, qualifiersOf(statement.name, statement.alias), rules, 'UPDATE … SET'),
   );
-  const where = statement.where !== undefined ? requalify(statement.where, rules) : undefined;
+  const where =
+    statement.where !== undefined ? await rewritten(rewriter, requalify(statement.where, rules)) : undefined;
   const { metrics } = await updateTable(target.table.snapshot, {
     set,
     ...(where !== undefined ? { where } : {}),
@@ -249,7 +287,10 @@ export async function executeDelete(
   if (!target) return context.engine.query(statement.text);
   const where =
     statement.where !== undefined
-      ? requalify(statement.where, ownQualifierRules(statement.name, statement.alias))
+      ? await rewritten(
+          context.engine.statementRewriter(),
+          requalify(statement.where, ownQualifierRules(statement.name, statement.alias)),
+        )
       : undefined;
   const { metrics } = await target.table.delete(where);
   return metricsResult('DELETE', { num_affected_rows: metrics.numDeletedRows });

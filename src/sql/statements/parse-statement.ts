@@ -1,6 +1,6 @@
 /**
  * The parser of Larder SQL statements: a recursive descent over the
- * significant tokens of `sql-tokenizer.ts`. It recognises the Delta and
+ * significant tokens of `engine/sql-tokenizer.ts`. It recognises the Delta and
  * Spark statements of Larder SQL (`CREATE TABLE … USING DELTA`, `MERGE INTO`,
  * `OPTIMIZE`, `VACUUM`, `DESCRIBE HISTORY`, `SET key = value`, …) and hands
  * everything else over as DuckDB SQL (`{ kind: 'query' }`). Expressions and
@@ -20,8 +20,8 @@
  *   since the name may be a DuckDB temporary table.
  */
 import { toDuckDbDialect } from '../../engine/spark-dialect.js';
+import { splitStatements } from '../../engine/sql-tokenizer.js';
 import { isLarderError, LarderError } from '../../errors.js';
-import { splitStatements } from '../sql-tokenizer.js';
 import { backticksToDoubleQuotes } from './backtick-identifiers.js';
 import { readSparkType } from './spark-types.js';
 import type {

@@ -14,8 +14,10 @@
 import { randomUUID } from 'node:crypto';
 import { isAbsolute, resolve } from 'node:path';
 import { connect } from '../../duckdb/duckdb.js';
+import { missingDataFileError } from '../../engine/missing-data-file.js';
+import { tokenize } from '../../engine/sql-tokenizer.js';
+import type { StatementRewriter } from '../../engine/statement-rewriter.js';
 import { LarderError } from '../../errors.js';
-import { tokenize } from '../sql-tokenizer.js';
 import type { StatementContext } from './statement-context.js';
 
 /** A query any connection of the process can run, and how to release it. */
@@ -50,12 +52,19 @@ async function bindsElsewhere(sql: string): Promise<boolean> {
 }
 
 /**
+ * The query made portable. With `rewriter`, its Larder names read the
+ * snapshots of the other parts of its statement that rewriter rewrote.
+ *
  * @example
  * const source = await portableSource(context, 'SELECT * FROM my_temp_table');
  * try { await table.append(source.sql); } finally { await source.release(); }
  */
-export async function portableSource(context: StatementContext, query: string): Promise<PortableSource> {
-  const { sql } = await context.engine.rewrite(query);
+export async function portableSource(
+  context: StatementContext,
+  query: string,
+  rewriter?: StatementRewriter,
+): Promise<PortableSource> {
+  const { sql, scans } = rewriter ? await rewriter.rewrite(query) : await context.engine.rewrite(query);
   if (!readsRelativeFiles(context, query) && (await bindsElsewhere(sql))) {
     return { sql, release: async () => undefined };
   }
@@ -64,7 +73,10 @@ export async function portableSource(context: StatementContext, query: string): 
   try {
     await connection.run(`CREATE TABLE ${table} AS SELECT * FROM (\n${sql}\n) AS __larder_source`);
   } catch (error) {
-    throw new LarderError('SQL_ERROR', (error as Error).message, { statement: query.trim(), cause: error });
+    throw (
+      missingDataFileError(error, scans, context.engine.projectDir) ??
+      new LarderError('SQL_ERROR', (error as Error).message, { statement: query.trim(), cause: error })
+    );
   }
   return {
     sql: `SELECT * FROM ${table}`,

@@ -27,6 +27,13 @@ describe('requalify', () => {
     expect(requalify('a.x + a."y z" > 1', [{ qualifiers: [['a']], replacement: '' }])).toBe('x + "y z" > 1');
   });
 
+  it('keeps an outer column qualified inside a subquery, and leaves table names alone', () => {
+    const own = [{ qualifiers: qualifiersOf(['ml', 's', 'facts'], 'f'), replacement: '', nested: 't' }];
+    expect(
+      requalify('f.x > 0 AND EXISTS (SELECT 1 FROM f.picked p WHERE p.id = f.id AND (f.x) > 1) OR f.y', own),
+    ).toBe('x > 0 AND EXISTS (SELECT 1 FROM f.picked p WHERE p.id = t.id AND (t.x) > 1) OR y');
+  });
+
   it('swaps aliases named like the other side in one pass', () => {
     expect(
       requalify('s.id = t.id', [

@@ -9,13 +9,25 @@
  * comments or the member part of a chain); the longest matching qualifier
  * wins; qualifiers compare case-insensitively, as Spark resolves names.
  */
-import { isSignificant, type SqlToken, tokenize } from '../sql-tokenizer.js';
+import { isSignificant, type SqlToken, tokenize } from '../../engine/sql-tokenizer.js';
 
 /** Chains qualified by any of `qualifiers` get `replacement` as their qualifier ('' drops it). */
 export interface QualifierRule {
   readonly qualifiers: readonly (readonly string[])[];
   readonly replacement: string;
+  /**
+   * The qualifier inside a subquery (default `replacement`): there a column
+   * of the outer table must stay qualified, or it would bind to the
+   * subquery's own column of the same name.
+   */
+  readonly nested?: string;
 }
+
+/** Words after which a dotted chain names a table, not a column. */
+const TABLE_POSITION = new Set(['from', 'join', 'update', 'into', 'table', 'using']);
+
+/** Words that open a subquery right after a parenthesis. */
+const SUBQUERY_START = new Set(['select', 'with', 'from', 'values']);
 
 function identifierValue(token: SqlToken): string | undefined {
   if (token.kind === 'word') return token.text.toLowerCase();
@@ -36,11 +48,23 @@ function identifierValue(token: SqlToken): string | undefined {
 export function requalify(sql: string, rules: readonly QualifierRule[]): string {
   const tokens = tokenize(sql).filter(isSignificant);
   const edits: { start: number; end: number; text: string }[] = [];
+  // One entry per open parenthesis: whether it opens a subquery.
+  const groups: boolean[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const first = tokens[i]!;
+    if (first.kind === 'punct' && first.text === '(') {
+      const next = tokens[i + 1];
+      groups.push(next?.kind === 'word' && SUBQUERY_START.has(next.text.toLowerCase()));
+      continue;
+    }
+    if (first.kind === 'punct' && first.text === ')') {
+      groups.pop();
+      continue;
+    }
     if (identifierValue(first) === undefined) continue;
     const previous = tokens[i - 1];
     if (previous?.kind === 'punct' && previous.text === '.') continue;
+    const tableName = previous?.kind === 'word' && TABLE_POSITION.has(previous.text.toLowerCase());
     // The chain: identifier (. identifier)*
     const chain: SqlToken[] = [first];
     let j = i + 1;
@@ -54,13 +78,17 @@ export function requalify(sql: string, rules: readonly QualifierRule[]): string 
       j += 2;
     }
     i = j - 1;
-    if (chain.length < 2) continue;
+    if (chain.length < 2 || tableName) continue;
+    const nested = groups.includes(true);
     let best: { length: number; replacement: string } | undefined;
     for (const rule of rules) {
       for (const qualifier of rule.qualifiers) {
         if (qualifier.length >= chain.length || (best && best.length >= qualifier.length)) continue;
         if (qualifier.every((part, k) => part.toLowerCase() === identifierValue(chain[k]!))) {
-          best = { length: qualifier.length, replacement: rule.replacement };
+          best = {
+            length: qualifier.length,
+            replacement: nested ? (rule.nested ?? rule.replacement) : rule.replacement,
+          };
         }
       }
     }

@@ -17,8 +17,8 @@
  * `SET` changes nothing.
  */
 import { sqlString } from '../../duckdb/duckdb.js';
+import type { SqlResult } from '../../engine/sql-result.js';
 import { LarderError } from '../../errors.js';
-import type { SqlResult } from '../sql-result.js';
 import type { ResetStatement, SetStatement } from './statement.js';
 import { emptyResult, result } from './statement-result.js';
 

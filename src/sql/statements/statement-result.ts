@@ -5,7 +5,7 @@
  * `[{key, value}]`), so they print exactly like query results.
  */
 import { sqlIdent } from '../../duckdb/duckdb.js';
-import type { SqlColumn, SqlResult } from '../sql-result.js';
+import type { SqlColumn, SqlResult } from '../../engine/sql-result.js';
 
 /** A result column: name and DuckDB type. */
 export type ResultColumn = readonly [name: string, type: string];

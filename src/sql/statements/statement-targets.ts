@@ -7,8 +7,8 @@
 import type { TableEntry, TableName } from '../../catalog/metastore.js';
 import type { DeltaTable } from '../../delta/delta-table.js';
 import { sqlIdent } from '../../duckdb/duckdb.js';
+import type { SqlColumn } from '../../engine/sql-result.js';
 import { isLarderError } from '../../errors.js';
-import type { SqlColumn } from '../sql-result.js';
 import type { QualifiedName } from './statement.js';
 import type { StatementContext } from './statement-context.js';
 

@@ -8,8 +8,9 @@
  * its line and column in the script; spans are slices of the statement's
  * own text, so comments and spacing inside an expression are kept.
  */
+
+import { isSignificant, type SqlToken, tokenize } from '../../engine/sql-tokenizer.js';
 import { LarderError } from '../../errors.js';
-import { isSignificant, type SqlToken, tokenize } from '../sql-tokenizer.js';
 
 /** Where a statement sits in its script, so errors can give a line and column. */
 export interface StatementPosition {

@@ -2,7 +2,7 @@
  * The result of one Larder SQL statement, in a form that is plain data: it
  * can be printed, serialized or sent over HTTP as it is.
  */
-import type { ScanInfo } from '../engine/scan-info.js';
+import type { ScanInfo } from './scan-info.js';
 
 /** A result column: its name and its DuckDB type as DuckDB spells it (`BIGINT`, `VARCHAR[]`, …). */
 export interface SqlColumn {
