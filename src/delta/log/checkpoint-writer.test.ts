@@ -11,6 +11,7 @@ import type { Add } from './actions.js';
 import { intervalMillis, writeCheckpoint } from './checkpoint-writer.js';
 import { loadSnapshot } from './replay.js';
 import type { Snapshot } from './snapshot.js';
+import { lastCheckpointChecksum, readLastCheckpoint } from './v2-checkpoint.js';
 
 const FIXTURE_CHECKPOINT = resolve(
   import.meta.dirname,
@@ -132,7 +133,11 @@ describe('writeCheckpoint', () => {
     // protocol, metaData, txn, domain, 3 adds, 1 recent tombstone (the 1970 one is past retention)
     expect(info.size).toBe(8);
     const hint = JSON.parse(await readFile(store.pathOf('_last_checkpoint'), 'utf8'));
-    expect(hint).toEqual({ version: 2, size: 8, sizeInBytes: info.sizeInBytes, numOfAddFiles: 3 });
+    const fields = { version: 2, size: 8, sizeInBytes: info.sizeInBytes, numOfAddFiles: 3 };
+    // With the checksum PROTOCOL.md defines, which readers check.
+    expect(hint).toEqual({ ...fields, checksum: lastCheckpointChecksum(fields) });
+    expect(hint.checksum).toMatch(/^[0-9a-f]{32}$/);
+    expect(await readLastCheckpoint(store)).toEqual({ version: 2 });
     expect((await readFile(store.pathOf(checkpointFileName(2)))).length).toBe(info.sizeInBytes);
 
     const after = await loadSnapshot(store);
@@ -187,7 +192,7 @@ describe('writeCheckpoint', () => {
       readerFeatures: add(before.protocol.minReaderVersion >= 3 ? before.protocol.readerFeatures : []),
       writerFeatures: add(before.protocol.minWriterVersion >= 7 ? before.protocol.writerFeatures : []),
     };
-    // Larder does not write v2Checkpoint tables through a transaction: the upgrade is written by hand.
+    // Larder does not enable v2Checkpoint itself (other engines do): the upgrade is written by hand.
     await store.putIfAbsent(commitFileName(3), `${JSON.stringify({ protocol })}\n`);
     const upgraded = await loadSnapshot(store);
     const info = await writeCheckpoint(store, upgraded);

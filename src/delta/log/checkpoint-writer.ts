@@ -11,7 +11,9 @@
  *   `remove` tombstones younger than `delta.deletedFileRetentionDuration`
  *   (default one week), without stats. No `commitInfo`, no `cdc`.
  * - The checkpoint appears atomically (`LogStore.put` of the finished
- *   file); `_last_checkpoint` is written after it and never moved backwards.
+ *   file); `_last_checkpoint` is written after it and never moved backwards,
+ *   with the `checksum` of its content (PROTOCOL.md "Last Checkpoint File
+ *   Schema", "JSON checksum").
  * - A checkpoint holds exactly the state of its version: reading it back
  *   gives the same files, metadata, protocol and transactions.
  * - On a table with the `v2Checkpoint` writer feature the classic file
@@ -19,7 +21,9 @@
  *   one `checkpointMetadata` action (`{version, tags}`) and keeps its file
  *   actions inline (no sidecars), which is the classic V2 checkpoint that
  *   readers without the feature can still find and refuse by protocol.
- *   Multi-part checkpoints, which the feature forbids, are never written.
+ *   Multi-part checkpoints, which the feature forbids, are never written
+ *   (on any table), nor sidecars, so `_delta_log/_sidecars/` only ever holds
+ *   the files other engines wrote.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -29,6 +33,7 @@ import { connect, run, sqlString } from '../../duckdb/duckdb.js';
 import { checkpointFileName, type LogStore } from '../storage/log-store.js';
 import type { Add, DeletionVectorDescriptor, Remove } from './actions.js';
 import type { Snapshot } from './snapshot.js';
+import { lastCheckpointChecksum } from './v2-checkpoint.js';
 
 const DV =
   'STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, "offset" INTEGER, sizeInBytes INTEGER, cardinality BIGINT, maxRowIndex BIGINT)';
@@ -134,7 +139,13 @@ export async function writeCheckpoint(
     } catch {
       previousVersion = -1;
     }
-    if (!(previousVersion > snapshot.version)) await store.put('_last_checkpoint', JSON.stringify(info));
+    if (!(previousVersion > snapshot.version)) {
+      const hint: Record<string, unknown> = { ...info };
+      await store.put(
+        '_last_checkpoint',
+        JSON.stringify({ ...hint, checksum: lastCheckpointChecksum(hint) }),
+      );
+    }
     return info;
   } finally {
     connection.closeSync();

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, run, sqlString } from '../../duckdb/duckdb.js';
+import { validateTableLog } from '../../../test/protocol-validator.js';
+import { connect, queryJson, run, sqlString } from '../../duckdb/duckdb.js';
 import { isLarderError, type LarderError } from '../../errors.js';
 import { DeltaTable } from '../delta-table.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
@@ -13,7 +14,7 @@ import type { Protocol } from './actions.js';
 import { writeCheckpoint } from './checkpoint-writer.js';
 import { loadSnapshot } from './replay.js';
 import type { Snapshot } from './snapshot.js';
-import { lastCheckpointChecksum, v2CheckpointActions } from './v2-checkpoint.js';
+import { lastCheckpointChecksum, readLastCheckpoint, v2CheckpointActions } from './v2-checkpoint.js';
 
 // Parquet types of the checkpoint action columns (PROTOCOL.md "Checkpoint Schema").
 const MAP = 'MAP(VARCHAR, VARCHAR)';
@@ -374,6 +375,112 @@ describe('V2 checkpoints', () => {
     expect(await filesAt()).toBe(atCheckpoint.files.length);
     await store.put('_last_checkpoint', JSON.stringify({ ...hint, checksum: '0'.repeat(32) }));
     expect(await filesAt()).toBe(atCheckpoint.files.length - 1);
+  });
+});
+
+describe('writing a table with the v2Checkpoint feature', () => {
+  let dir: string;
+  let root: string;
+  let store: LocalLogStore;
+  const INTERVAL = 5;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'larder-v2-write-'));
+    root = join(dir, 't');
+    store = new LocalLogStore(root);
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Rows of a version as sorted `id:name` strings. */
+  async function idNames(version?: number): Promise<string[]> {
+    const table = await DeltaTable.open(root, version === undefined ? {} : { version });
+    return (await table.toRows()).map((r) => `${r.id}:${r.name}`).sort();
+  }
+
+  it('accepts appends and merges, writes a V2 classic checkpoint at the interval, and reads through it once older commits are gone', async () => {
+    const created = await DeltaTable.create(root, {
+      schema: [
+        { name: 'id', type: 'long' },
+        { name: 'name', type: 'string' },
+      ],
+      properties: { 'delta.checkpointInterval': String(INTERVAL) },
+    }); // 0
+    await created.append([
+      { id: 1, name: 'a' },
+      { id: 2, name: 'b' },
+    ]); // 1
+    // 2: another engine enables the feature (as Spark's ALTER TABLE … SET TBLPROPERTIES ('delta.checkpointPolicy' = 'v2')).
+    const before = await loadSnapshot(store);
+    const upgrade = [
+      { commitInfo: { timestamp: Date.now(), operation: 'SET TBLPROPERTIES', operationParameters: {} } },
+      { protocol: withV2Checkpoint(before.protocol) },
+      {
+        metaData: {
+          ...before.metadata,
+          configuration: { ...before.metadata.configuration, 'delta.checkpointPolicy': 'v2' },
+        },
+      },
+    ];
+    await store.putIfAbsent(commitFileName(2), `${upgrade.map((a) => JSON.stringify(a)).join('\n')}\n`);
+
+    const table = await DeltaTable.open(root);
+    expect(table.snapshot.protocol.writerFeatures).toContain('v2Checkpoint');
+    await table.merge({
+      source: [
+        { id: 2, name: 'B' },
+        { id: 3, name: 'c' },
+      ],
+      on: ['id'],
+    }); // 3
+    await table.append([{ id: 4, name: 'd' }]); // 4
+    await table.merge({
+      source: [
+        { id: 4, name: 'ignored' },
+        { id: 5, name: 'e' },
+      ],
+      on: ['id'],
+      whenMatched: [],
+    }); // 5: the checkpoint
+    const atCheckpoint = await idNames(INTERVAL);
+    expect(atCheckpoint).toEqual(['1:a', '2:B', '3:c', '4:d', '5:e']);
+
+    // One classic checkpoint, V2 spec: checkpointMetadata names its version; no sidecars, no parts.
+    expect((await readdir(store.pathOf(''))).filter((n) => n.includes('.checkpoint.'))).toEqual([
+      checkpointFileName(INTERVAL),
+    ]);
+    const connection = await connect();
+    try {
+      const rows = await queryJson(
+        connection,
+        `SELECT to_json(checkpointMetadata) AS m FROM read_parquet(${sqlString(store.pathOf(checkpointFileName(INTERVAL)))}) WHERE checkpointMetadata IS NOT NULL`,
+      );
+      expect(rows.map((r) => JSON.parse(String(r.m)))).toEqual([{ version: INTERVAL, tags: {} }]);
+    } finally {
+      connection.closeSync();
+    }
+    await expect(stat(store.pathOf('_sidecars'))).rejects.toThrow();
+    // _last_checkpoint names it, with a checksum that holds.
+    const hint = JSON.parse(await readFile(store.pathOf('_last_checkpoint'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(hint).toMatchObject({ version: INTERVAL, checksum: lastCheckpointChecksum(hint) });
+    expect(await readLastCheckpoint(store)).toEqual({ version: INTERVAL });
+    expect(await validateTableLog(root)).toEqual([]);
+
+    await table.delete('id = 1'); // 6
+    const latest = await idNames();
+    for (let v = 0; v <= INTERVAL; v++) await unlink(store.pathOf(commitFileName(v)));
+    const s = await loadSnapshot(store);
+    expect(s.checkpointVersion).toBe(INTERVAL);
+    expect(s.protocol.writerFeatures).toContain('v2Checkpoint');
+    expect(await idNames()).toEqual(latest);
+    expect(await idNames(INTERVAL)).toEqual(atCheckpoint);
+    expect((await failure(loadSnapshot(store, { version: INTERVAL - 1 }))).code).toBe('VERSION_NOT_FOUND');
+    // And it keeps taking writes.
+    await (await DeltaTable.open(root)).merge({ source: [{ id: 6, name: 'f' }], on: ['id'] }); // 7
+    expect(await idNames()).toEqual([...latest, '6:f'].sort());
   });
 });
 

@@ -8,6 +8,16 @@
  *   `remove` for every live file and the new files. The protocol is upgraded
  *   when the new definition needs more, never downgraded.
  *
+ * Clustering columns (`clusterBy`) go into the same commit (protocol
+ * features, the `delta.clustering` domain or, on a partitioned table, the
+ * `larder.clusteringColumns` property: `clustering.ts`). As in Delta, a
+ * replace without `clusterBy` leaves the table unclustered: a clustering
+ * domain it had is reset to no columns (removed, when the new definition
+ * is partitioned, so that the property decides).
+ *
+ * `managed` (whether a catalog owns the folder) is recorded as the commit's
+ * `isManaged` parameter, as CREATE TABLE records it.
+ *
  * Invariants: nothing is committed on failure; files written before a
  * failed commit are deleted, and so is the folder of a table being created
  * (a failed replace may leave a partly written file, unreferenced, which
@@ -16,7 +26,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { isLarderError, LarderError } from '../../errors.js';
-import type { Action, Metadata } from '../log/actions.js';
+import type { Action, DomainMetadata, Metadata } from '../log/actions.js';
 import { type StructType, serializeSchema } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { dataFileLocalPath } from '../storage/data-file-path.js';
@@ -24,6 +34,7 @@ import { LocalLogStore } from '../storage/local-log-store.js';
 import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import { assertWritable } from '../transaction/writer-protocol.js';
+import { CLUSTERING_DOMAIN, clusteringChange } from './clustering.js';
 import { type ColumnSpec, DEFAULT_TABLE_PROPERTIES, normalizeSchema, protocolFor } from './create.js';
 import type { OperationResult } from './operation-result.js';
 import { upgradedProtocol } from './protocol-upgrade.js';
@@ -41,6 +52,10 @@ export interface CreateOrReplaceOptions {
   readonly source?: string;
   /** The table being replaced (its latest snapshot); undefined to create a new table at `path`. */
   readonly replacing?: Snapshot;
+  /** Clustering columns (CLUSTER BY), set in the same commit (default none: a replaced table loses its clustering). */
+  readonly clusterBy?: readonly string[];
+  /** Whether a catalog manages the table's folder (recorded as `isManaged` in the commit; default false). */
+  readonly managed?: boolean;
   readonly targetFileSize?: number;
   readonly store?: LogStore;
 }
@@ -110,7 +125,39 @@ export async function createOrReplaceTable(
   }
 
   const needed = protocolFor(schema, properties);
-  const protocol = replacing ? upgradedProtocol(replacing.protocol, needed) : needed;
+  let protocol = replacing ? upgradedProtocol(replacing.protocol, needed) : needed;
+  const clusterBy = options.clusterBy ?? [];
+  const clustering =
+    clusterBy.length === 0
+      ? undefined
+      : clusteringChange(
+          {
+            table: options.name ?? table,
+            schema,
+            partitionColumns,
+            columnMappingMode: 'none',
+            protocol: protocol ?? replacing!.protocol,
+            configuration: properties,
+          },
+          clusterBy,
+        );
+  if (clustering?.protocol) protocol = clustering.protocol;
+  if (clustering?.configuration) Object.assign(properties, clustering.configuration);
+  const domains: DomainMetadata[] = [];
+  if (clustering?.domainMetadata) domains.push(clustering.domainMetadata);
+  const oldDomain = replacing?.domainMetadata.get(CLUSTERING_DOMAIN);
+  if (oldDomain && !oldDomain.removed && !clustering?.domainMetadata) {
+    // The replaced table was clustered and the new definition has no clustering domain.
+    domains.push(
+      partitionColumns.length === 0
+        ? {
+            domain: CLUSTERING_DOMAIN,
+            configuration: JSON.stringify({ clusteringColumns: [] }),
+            removed: false,
+          }
+        : { ...oldDomain, removed: true },
+    );
+  }
   const metadata: Metadata = {
     id: replacing?.metadata.id ?? randomUUID(),
     ...(options.name !== undefined ? { name: options.name } : {}),
@@ -148,6 +195,7 @@ export async function createOrReplaceTable(
   const actions: Action[] = [];
   if (protocol) actions.push({ protocol });
   actions.push({ metaData: metadata });
+  for (const domainMetadata of domains) actions.push({ domainMetadata });
   const now = Date.now();
   const removes = replacing ? replacing.files.map((f) => removeOf(f, now)) : [];
   for (const remove of removes) actions.push({ remove });
@@ -169,9 +217,10 @@ export async function createOrReplaceTable(
   const tx = new Transaction(store, replacing, {
     operation,
     operationParameters: {
-      isManaged: 'false',
+      isManaged: String(options.managed ?? false),
       description: options.description ?? null,
       partitionBy: JSON.stringify(partitionColumns),
+      ...(clustering ? { clusterBy: JSON.stringify(clustering.columns) } : {}),
       properties: JSON.stringify(properties),
     },
     operationMetrics: metrics as unknown as Record<string, unknown>,

@@ -4,10 +4,12 @@
  * were cleaned up after a checkpoint are not listed).
  *
  * Invariant: an entry's `timestamp` is the commit timestamp time travel
- * uses (`commitTimestamps`: the commit file's modification time, made
- * strictly increasing), so opening the table at `timestamp` gives `version`.
- * `commitInfo.timestamp` is when the writer started, not when the commit
- * landed, and is not used.
+ * uses (`commitTimestamps`, `commit-timestamps.ts`): the commit's
+ * `inCommitTimestamp` when the table has in-commit timestamps (for the
+ * versions from their enablement on), else the commit file's modification
+ * time, made strictly increasing; so opening the table at `timestamp` gives
+ * `version`. `commitInfo.timestamp` is when the writer started, not when
+ * the commit landed, and is not used.
  */
 import type { CommitInfo } from '../log/actions.js';
 import { commitTimestamps, listLog, readCommit } from '../log/replay.js';

@@ -141,6 +141,64 @@ describe.each([
     expect((await loadSnapshot(new LocalLogStore(path))).version).toBe(1);
   });
 
+  it('with no WHEN MATCHED clause inserts only new keys and commits only adds, touching no target file', async () => {
+    const before = await loadSnapshot(new LocalLogStore(path));
+    const filesBefore = await dataFiles(path);
+    // Key 5 appears twice: without matched clauses that is no conflict, matched rows stay as they are.
+    const { metrics, table } = await (await DeltaTable.open(path)).merge({
+      source: `SELECT * FROM (VALUES (5::BIGINT, 'a', 'us'), (5::BIGINT, 'b', 'us'), (500::BIGINT, 'new', 'eu'),
+                                     (501::BIGINT, 'skip', 'eu')) s(id, value, region)`,
+      on: ['id'],
+      whenMatched: [],
+      whenNotMatched: [{ action: 'insert', condition: "s.value <> 'skip'" }],
+    });
+    expect(metrics).toMatchObject({
+      numTargetRowsInserted: 1,
+      numTargetRowsUpdated: 0,
+      numTargetRowsDeleted: 0,
+      numTargetFilesRemoved: 0,
+      numTargetDeletionVectorsAdded: 0,
+    });
+    expect(table.version).toBe(2);
+    const kinds = await commitActions(path, 2);
+    // No remove, no deletion vector, no change file: the added file is the change data.
+    expect(kinds.filter((k) => k !== 'commitInfo')).toEqual(['add']);
+    // Every file of the table before the merge is still live, with the deletion vector it had.
+    const live = new Map(table.files.map((f) => [f.path, f]));
+    for (const f of before.files) {
+      expect(live.has(f.path)).toBe(true);
+      expect(live.get(f.path)?.deletionVector ?? null).toEqual(f.deletionVector ?? null);
+    }
+    const filesAfter = await dataFiles(path);
+    for (const f of filesBefore) expect(filesAfter).toContain(f);
+    const after = await rows(path);
+    expect(after).toHaveLength(101);
+    expect(after.find((r) => r.id === 5)?.value).toBe('v5');
+    expect(after.find((r) => r.id === 500)).toEqual({ id: 500, value: 'new', region: 'eu' });
+    expect(after.find((r) => r.id === 501)).toBeUndefined();
+    const changes = await (await DeltaTable.open(path)).changes({ startVersion: 2 });
+    expect(changes.map((c) => [c._change_type, Number(c.id)])).toEqual([['insert', 500]]);
+  });
+
+  it('with no WHEN NOT MATCHED clause updates and deletes matched rows and inserts nothing', async () => {
+    const snapshot = await loadSnapshot(new LocalLogStore(path));
+    const { metrics } = await mergeTable(snapshot, {
+      source: `SELECT * FROM (VALUES (1::BIGINT, 'gone', 'us'), (3::BIGINT, 'three', 'us'), (900::BIGINT, 'new', 'eu')) s(id, value, region)`,
+      on: ['id'],
+      whenMatched: [{ action: 'delete', condition: "s.value = 'gone'" }, { action: 'update' }],
+      whenNotMatched: [],
+    });
+    expect(metrics).toMatchObject({
+      numTargetRowsDeleted: 1,
+      numTargetRowsUpdated: 1,
+      numTargetRowsInserted: 0,
+    });
+    const after = await rows(path);
+    expect(after).toHaveLength(99);
+    expect(after.find((r) => r.id === 3)?.value).toBe('three');
+    expect(after.find((r) => r.id === 900)).toBeUndefined();
+  });
+
   it('rejects a source whose column type does not fit, naming the column', async () => {
     const snapshot = await loadSnapshot(new LocalLogStore(path));
     const error = await mergeTable(snapshot, {

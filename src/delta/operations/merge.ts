@@ -2,7 +2,10 @@
  * MERGE: upsert a source into the table by key columns, with Delta's clauses:
  * `whenMatched` update or delete (first clause whose condition holds wins),
  * `whenNotMatched` insert. Conditions and expressions are DuckDB SQL over
- * `t` (the target row) and `s` (the source row).
+ * `t` (the target row) and `s` (the source row). As in Delta, a merge
+ * without WHEN MATCHED clauses (`whenMatched: []`) leaves matched rows
+ * untouched: it only adds files; one without WHEN NOT MATCHED clauses
+ * (`whenNotMatched: []`) inserts nothing.
  *
  * How the cost follows the change, not the table:
  * - the source is materialised once; files are pruned by the source keys'
@@ -13,9 +16,11 @@
  *   on tables without them); new and updated rows go to new files.
  *
  * Invariants: a target row matched by two source rows is an error
- * (`DUPLICATE_KEY`), as in Delta; nothing is committed or left referenced on
+ * (`DUPLICATE_KEY`) when a WHEN MATCHED clause applies to it, as in Delta
+ * (an insert-only merge leaves matched rows alone, however many); nothing is committed or left referenced on
  * failure; with the change data feed on, the commit carries
- * `update_preimage`/`update_postimage`/`delete`/`insert` rows; the
+ * `update_preimage`/`update_postimage`/`delete`/`insert` rows (a merge that
+ * only inserts carries none: its added files are its change data); the
  * `domainMetadata` given lands in the merge's commit (which is made for it
  * even when no row changes), so state such as a pipeline's watermark
  * advances exactly when the merge commits.
@@ -83,9 +88,13 @@ export interface MergeOptions {
    * key equalities of `on` (files are still pruned by those keys).
    */
   readonly onCondition?: string;
-  /** Default: update every column from the source. */
+  /**
+   * Omitted: update every column from the source. `[]`: no WHEN MATCHED
+   * clause, so matched target rows stay untouched (an insert-only merge,
+   * which rewrites no file and adds no deletion vector).
+   */
   readonly whenMatched?: readonly (MergeUpdate | MergeDelete)[];
-  /** Default: insert the source row. */
+  /** Omitted: insert the source row. `[]`: no WHEN NOT MATCHED clause, so nothing is inserted. */
   readonly whenNotMatched?: readonly MergeInsert[];
   /**
    * Add source columns the table lacks to its schema (nullable), in the
@@ -231,9 +240,14 @@ export async function mergeTable(
     ].join(' AND ');
     const cond = (c?: string) => (c && c.trim().length > 0 ? `(${c})` : 'true');
 
-    // Matched pairs: which clause applies, the pre-image and the post-image.
-    const clauseCase = `CASE ${whenMatched.map((c, i) => `WHEN ${cond(c.condition)} THEN ${i}`).join(' ')} ELSE -1 END`;
+    // Matched pairs: which clause applies (-1: none, the row stays as it is), the pre-image
+    // and the post-image. Without WHEN MATCHED clauses no matched row changes.
+    const clauseCase =
+      whenMatched.length === 0
+        ? '-1'
+        : `CASE ${whenMatched.map((c, i) => `WHEN ${cond(c.condition)} THEN ${i}`).join(' ')} ELSE -1 END`;
     const post = (column: string) => {
+      if (whenMatched.length === 0) return `t.${sqlIdent(column)}`;
       const branches = whenMatched.map((c) => {
         if (c.action === 'delete') return `WHEN ${cond(c.condition)} THEN t.${sqlIdent(column)}`;
         const expression =
@@ -272,8 +286,11 @@ export async function mergeTable(
       );
     }
 
-    // Unmatched source rows to insert.
-    const insertCase = `CASE ${whenNotMatched.map((c, i) => `WHEN ${cond(c.condition)} THEN ${i}`).join(' ')} ELSE -1 END`;
+    // Unmatched source rows to insert (none without WHEN NOT MATCHED clauses).
+    const insertCase =
+      whenNotMatched.length === 0
+        ? '-1'
+        : `CASE ${whenNotMatched.map((c, i) => `WHEN ${cond(c.condition)} THEN ${i}`).join(' ')} ELSE -1 END`;
     const insertValue = (column: string) => {
       const branches = whenNotMatched.map((c) => {
         const expression =
@@ -290,7 +307,7 @@ export async function mergeTable(
     await connection.run(
       `CREATE TEMP TABLE ${inserts} AS SELECT ${allColumns.map((c) => `${insertValue(c)} AS ${sqlIdent(c)}`).join(', ')}
        FROM ${src} AS s
-       WHERE ${whenNotMatched.length === 0 ? 'false' : `${insertCase} >= 0`}
+       WHERE ${insertCase} >= 0
          AND NOT EXISTS (SELECT 1 FROM ${matched} m WHERE ${
            onCondition !== undefined
              ? `m.${SOURCE_ROW} = s.${SOURCE_ROW}`
@@ -344,7 +361,8 @@ export async function mergeTable(
       outputRows = data.rows;
     }
     let changeFiles = 0;
-    if (snapshot.changeDataFeed && updated + deleted + inserted > 0) {
+    // An insert-only merge needs no change files: its data-changing adds are the inserts.
+    if (snapshot.changeDataFeed && updated + deleted > 0) {
       const changes = await writeChangeFiles(
         connection,
         target,

@@ -161,6 +161,33 @@ describe('vacuumTable', () => {
     expect(await readTableRows(await loadSnapshot(new LocalLogStore(path)))).toHaveLength(5);
   });
 
+  it('vacuums a table with the v2Checkpoint feature, never deleting the sidecar files of its checkpoints', async () => {
+    const { table } = await createTable(path, { schema, partitionColumns: ['p'] });
+    const v1 = (await writeTable(table, rows(0, 10, 'a'))).table;
+    // Another engine enabled V2 checkpoints (reader 3 / writer 7 with v2Checkpoint).
+    const feature = (list: readonly string[] | undefined) => [...(list ?? []), 'v2Checkpoint'];
+    const { snapshot: v2 } = await new Transaction(new LocalLogStore(path), v1, {
+      operation: 'SET TBLPROPERTIES',
+    })
+      .addActions({
+        protocol: {
+          minReaderVersion: 3,
+          minWriterVersion: 7,
+          readerFeatures: feature(v1.protocol.minReaderVersion >= 3 ? v1.protocol.readerFeatures : []),
+          writerFeatures: feature(v1.protocol.minWriterVersion >= 7 ? v1.protocol.writerFeatures : []),
+        },
+      })
+      .commit();
+    const gone = v2.files[0]!;
+    const v3 = await removeAt(v2, [gone], Date.now() - 10 * DAY);
+    await stray('_delta_log/_sidecars/00000000000000000002.sidecar.parquet', 10 * DAY);
+    await stray('_delta_log/_sidecars/unreferenced.parquet', 10 * DAY);
+    const { metrics } = await vacuumTable(v3);
+    expect(metrics.filesDeleted).toEqual([decodeURIComponent(gone.path)]);
+    expect(await exists('_delta_log/_sidecars/00000000000000000002.sidecar.parquet')).toBe(true);
+    expect(await exists('_delta_log/_sidecars/unreferenced.parquet')).toBe(true);
+  });
+
   it('takes the retention from delta.deletedFileRetentionDuration', async () => {
     const { table } = await createTable(path, {
       schema,

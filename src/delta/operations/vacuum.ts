@@ -13,7 +13,8 @@
  *
  * Invariants:
  * - Only files under the root are ever listed or deleted: never
- *   `_delta_log/`, never hidden files or directories (`.` or `_` prefixed,
+ *   `_delta_log/` (so never the `_delta_log/_sidecars/` files that V2
+ *   checkpoints reference), never hidden files or directories (`.` or `_` prefixed,
  *   except `_change_data` and partition directories), never a nested table,
  *   never through a symbolic link. A shallow clone's files that point into
  *   its source table are outside its root and are never touched.
@@ -157,7 +158,8 @@ export async function vacuumTable(
     if (!top && entries.some((e) => e.name === '_delta_log')) return; // a nested table
     for (const entry of entries) {
       const path = join(directory, entry.name);
-      if (entry.isSymbolicLink()) continue;
+      // The log, with its checkpoints and the V2 checkpoints' `_sidecars/`, is never ours to delete.
+      if (entry.isSymbolicLink() || (top && entry.name === '_delta_log')) continue;
       const hidden = entry.name.startsWith('.') || entry.name.startsWith('_');
       if (entry.isDirectory()) {
         const visible =

@@ -39,6 +39,17 @@ describe('assertWritable', () => {
       expect(refusal({ minReaderVersion: 1, minWriterVersion: w })).toBeUndefined();
   });
 
+  it('accepts tables with V2 checkpoints, whose checkpoints Larder writes to the V2 spec', () => {
+    expect(
+      refusal({
+        minReaderVersion: 3,
+        minWriterVersion: 7,
+        readerFeatures: ['deletionVectors', 'v2Checkpoint'],
+        writerFeatures: ['deletionVectors', 'domainMetadata', 'v2Checkpoint'],
+      }),
+    ).toBeUndefined();
+  });
+
   it('refuses unknown writer features and versions, naming them', () => {
     expect(
       refusal({

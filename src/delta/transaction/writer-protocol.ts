@@ -9,6 +9,12 @@
  * 3 checkConstraints, 4 changeDataFeed + generatedColumns, 5 columnMapping,
  * 6 identityColumns. Generated and identity columns are accepted only while
  * no column uses them.
+ *
+ * `v2Checkpoint` asks writers for V2-spec checkpoints and no multi-part
+ * ones: Larder's checkpoint writer writes a classic checkpoint with a
+ * `checkpointMetadata` action on such tables (`checkpoint-writer.ts`), and
+ * VACUUM never touches `_delta_log/` (so neither the `_sidecars/` that
+ * other engines' checkpoints reference).
  */
 import { LarderError } from '../../errors.js';
 import type { Metadata, Protocol } from '../log/actions.js';
@@ -28,6 +34,7 @@ export const SUPPORTED_WRITER_FEATURES: ReadonlySet<string> = new Set([
   'vacuumProtocolCheck',
   'generatedColumns',
   'identityColumns',
+  'v2Checkpoint',
 ]);
 
 const LEGACY_FEATURES: readonly (readonly string[])[] = [

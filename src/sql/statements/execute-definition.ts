@@ -258,10 +258,10 @@ async function createNewTable(
         name: table,
         ...(description !== undefined ? { description } : {}),
         source,
+        clusterBy: clusterColumns,
+        managed,
       });
       rows = created.metrics.numOutputRows;
-      // CTAS writes its rows in the creating commit; the clustering follows in a second one.
-      if (clusterColumns.length > 0) await setClusteringColumns(created.table, clusterColumns);
     } else {
       // One commit: protocol, metadata and clustering together.
       await createTable(location, {
@@ -298,7 +298,7 @@ async function replaceTable(
       { table: target.entry.fullName },
     );
   }
-  const { table, metrics } = await createOrReplaceTable(location, {
+  const { metrics } = await createOrReplaceTable(location, {
     schema: definition.columns,
     partitionColumns: definition.partitionColumns,
     properties: statement.properties ?? {},
@@ -306,11 +306,10 @@ async function replaceTable(
     ...(statement.comment !== undefined ? { description: statement.comment } : {}),
     ...(definition.source !== undefined ? { source: definition.source } : {}),
     replacing: target.table.snapshot,
+    clusterBy: definition.clusterColumns,
+    managed: target.entry.managed,
     store: target.table.store,
   });
-  if (definition.clusterColumns.length > 0) {
-    await setClusteringColumns(table, definition.clusterColumns, { store: target.table.store });
-  }
   if (definition.source !== undefined) {
     return metricsResult('CREATE', {
       num_affected_rows: metrics.numOutputRows,

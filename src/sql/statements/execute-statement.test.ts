@@ -1,4 +1,4 @@
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,48 @@ describe('CREATE TABLE', () => {
       expect(parameters, table).toMatchObject({ isManaged: managed, clusterBy: '["id"]' });
       expect((await rows(`DESCRIBE DETAIL ${table}`))[0]?.clusteringColumns, table).toEqual(['id']);
     }
+  });
+
+  it('CREATE [OR REPLACE] TABLE … CLUSTER BY … AS SELECT is one commit each, recording whether the table is managed', async () => {
+    /** [version, operation, isManaged, clusterBy] of each commit, oldest first. */
+    const commits = async (table: string) =>
+      (await rows(`DESCRIBE HISTORY ${table}`))
+        .map((h) => {
+          const p = Object.fromEntries(
+            (h.operationParameters as { key: string; value: string }[]).map((x) => [x.key, x.value]),
+          );
+          return [h.version, h.operation, p.isManaged, p.clusterBy];
+        })
+        .reverse();
+    await run(
+      'CREATE TABLE ml.s.ctas_clustered CLUSTER BY (id) AS SELECT i::BIGINT AS id, i % 3 AS g FROM range(6) r(i)',
+    );
+    await run(
+      "CREATE TABLE ml.s.ctas_clustered_ext CLUSTER BY (id) LOCATION 'data/ctas_clustered' AS SELECT i::BIGINT AS id, i % 3 AS g FROM range(6) r(i)",
+    );
+    expect(await commits('ml.s.ctas_clustered')).toEqual([['0', 'CREATE TABLE AS SELECT', 'true', '["id"]']]);
+    expect(await commits('ml.s.ctas_clustered_ext')).toEqual([
+      ['0', 'CREATE TABLE AS SELECT', 'false', '["id"]'],
+    ]);
+    await run(
+      'CREATE OR REPLACE TABLE ml.s.ctas_clustered CLUSTER BY (g) AS SELECT i::BIGINT AS id, i % 4 AS g FROM range(8) r(i)',
+    );
+    await run(
+      'CREATE OR REPLACE TABLE ml.s.ctas_clustered_ext CLUSTER BY (g) AS SELECT i::BIGINT AS id, i % 4 AS g FROM range(8) r(i)',
+    );
+    expect(await commits('ml.s.ctas_clustered')).toEqual([
+      ['0', 'CREATE TABLE AS SELECT', 'true', '["id"]'],
+      ['1', 'CREATE OR REPLACE TABLE AS SELECT', 'true', '["g"]'],
+    ]);
+    expect(await commits('ml.s.ctas_clustered_ext')).toEqual([
+      ['0', 'CREATE TABLE AS SELECT', 'false', '["id"]'],
+      ['1', 'CREATE OR REPLACE TABLE AS SELECT', 'false', '["g"]'],
+    ]);
+    expect((await rows('DESCRIBE DETAIL ml.s.ctas_clustered'))[0]?.clusteringColumns).toEqual(['g']);
+    expect(await rows('SELECT count(*) AS n FROM ml.s.ctas_clustered')).toEqual([{ n: '8' }]);
+    // Replaced without CLUSTER BY, the table is no longer clustered (as in Delta).
+    await run('CREATE OR REPLACE TABLE ml.s.ctas_clustered AS SELECT 1::BIGINT AS id, 2 AS g');
+    expect((await rows('DESCRIBE DETAIL ml.s.ctas_clustered'))[0]?.clusteringColumns).toEqual([]);
   });
 
   it('CREATE TABLE … AS SELECT takes the columns from the query and writes the rows in one commit', async () => {
@@ -278,6 +320,40 @@ describe('MERGE, UPDATE, DELETE, TRUNCATE', () => {
     expect(await rows("SELECT id FROM ml.s.target WHERE v = 'moved' ORDER BY id")).toEqual([
       { id: '1' },
       { id: '50' },
+    ]);
+  });
+
+  it('merges with only WHEN NOT MATCHED THEN INSERT *: new keys are added, no file of the table is touched', async () => {
+    await run("CREATE TABLE ml.s.insert_only AS SELECT i::BIGINT AS id, 'v' || i AS v FROM range(5) r(i)");
+    const result = await run(`
+      MERGE INTO ml.s.insert_only t
+      USING (SELECT * FROM (VALUES (1::BIGINT, 'one'), (7, 'seven'), (8, 'eight')) c(id, v)) s
+      ON t.id = s.id
+      WHEN NOT MATCHED THEN INSERT *`);
+    expect(objects(result)).toEqual([
+      { num_affected_rows: '2', num_updated_rows: '0', num_deleted_rows: '0', num_inserted_rows: '2' },
+    ]);
+    expect(await rows('SELECT id, v FROM ml.s.insert_only WHERE id IN (1, 7, 8) ORDER BY id')).toEqual([
+      { id: '1', v: 'v1' },
+      { id: '7', v: 'seven' },
+      { id: '8', v: 'eight' },
+    ]);
+    const commit = await readFile(
+      join(warehouse('ml', 's', 'insert_only'), '_delta_log', '00000000000000000001.json'),
+      'utf8',
+    );
+    const kinds = commit
+      .trim()
+      .split('\n')
+      .map((line) => Object.keys(JSON.parse(line) as object)[0]);
+    expect(kinds.filter((k) => k !== 'commitInfo')).toEqual(['add']);
+    // And a merge with only WHEN MATCHED clauses changes matched rows, inserting nothing.
+    await run(
+      "MERGE INTO ml.s.insert_only t USING (SELECT 7::BIGINT AS id, 'SEVEN' AS v UNION ALL SELECT 99, 'x') s ON t.id = s.id WHEN MATCHED THEN UPDATE SET *",
+    );
+    expect(await rows('SELECT id, v FROM ml.s.insert_only WHERE id >= 7 ORDER BY id')).toEqual([
+      { id: '7', v: 'SEVEN' },
+      { id: '8', v: 'eight' },
     ]);
   });
 
