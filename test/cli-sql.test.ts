@@ -4,10 +4,13 @@
  * output format, with its exit codes and error messages.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresMetastore } from '../src/catalog/postgres/postgres-metastore.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const launcher = join(repoRoot, 'bin', 'larder.js');
@@ -23,12 +26,14 @@ interface Run {
 
 let cwd: string;
 
-/** Run `larder …args` in the temporary project folder. */
-function larder(args: readonly string[], input?: string): Promise<Run> {
+/** Run `larder …args` in the temporary project folder (no LARDER_CATALOG_URL unless `extraEnv` sets it). */
+function larder(args: readonly string[], input?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((done, fail) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, LARDER_FROM_SOURCE: '1', LARDER_DEBUG: '' };
+    delete env.LARDER_CATALOG_URL;
     const child = spawn(process.execPath, [launcher, ...args], {
       cwd,
-      env: { ...process.env, LARDER_FROM_SOURCE: '1', LARDER_DEBUG: '' },
+      env: { ...env, ...extraEnv },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -125,5 +130,100 @@ describe('larder sql', () => {
     const run = await larder(['sql', 'SELECT no_such_column']);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^error \[SQL_ERROR\]: .*no_such_column/);
+  });
+});
+
+describe('larder sql in a project with a config', () => {
+  const postgresUrl = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const schema = `larder_cli_sql_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  let project: string;
+  let broken: string;
+
+  beforeAll(async () => {
+    project = await mkdtemp(join(tmpdir(), 'larder-cli-sql-project-'));
+    broken = await mkdtemp(join(tmpdir(), 'larder-cli-sql-broken-'));
+    await writeFile(
+      join(project, 'larder.config.ts'),
+      `import { defineConfig } from 'larder/config';
+export default defineConfig({
+  catalog: { url: '${postgresUrl}?schema=${schema}' },
+  warehouse: 'lake',
+});
+`,
+    );
+    await writeFile(join(broken, 'larder.config.ts'), 'export default { warehouse: 42 };\n');
+  });
+
+  afterAll(async () => {
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    } finally {
+      await client.end();
+    }
+    await rm(project, { recursive: true, force: true });
+    await rm(broken, { recursive: true, force: true });
+  });
+
+  it('runs on the catalog and the warehouse the config names', async () => {
+    const run = await larder([
+      'sql',
+      '-C',
+      project,
+      '--format',
+      'json',
+      `CREATE SCHEMA ml.s; CREATE TABLE ml.s.t (id BIGINT) USING DELTA; INSERT INTO ml.s.t VALUES (1), (2);
+       SELECT count(*) AS n FROM ml.s.t`,
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual([{ n: 2 }]);
+    const metastore = await PostgresMetastore.open(postgresUrl, { schema });
+    try {
+      const entry = await metastore.getTable({ catalog: 'ml', schema: 's', table: 't' });
+      expect(entry?.location).toBe(join(project, 'lake', 'ml', 's', 't'));
+    } finally {
+      await metastore.close();
+    }
+    await expect(stat(join(project, '.larder', 'catalog.db'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // A second process sees the table through the same catalog.
+    const again = await larder(['sql', '-C', project, '--format', 'csv', 'SELECT sum(id) AS s FROM ml.s.t']);
+    expect(again.stdout).toBe('s\n3\n');
+  });
+
+  it('lets LARDER_CATALOG_URL win over the config', async () => {
+    const other = `${schema}_env`;
+    try {
+      const run = await larder(['sql', '-C', project, 'CREATE SCHEMA ml.from_env'], undefined, {
+        LARDER_CATALOG_URL: `${postgresUrl}?schema=${other}`,
+      });
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      for (const [where, expected] of [
+        [other, true],
+        [schema, false],
+      ] as const) {
+        const metastore = await PostgresMetastore.open(postgresUrl, { schema: where });
+        try {
+          const names = (await metastore.listSchemas()).map((s) => `${s.catalog}.${s.schema}`);
+          expect(names.includes('ml.from_env')).toBe(expected);
+        } finally {
+          await metastore.close();
+        }
+      }
+    } finally {
+      const client = new pg.Client({ connectionString: postgresUrl });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${other}" CASCADE`).finally(() => client.end());
+    }
+  });
+
+  it('fails with CONFIG_INVALID naming the file when the config is broken, rather than use another catalog', async () => {
+    const run = await larder(['sql', '-C', broken, 'SELECT 1 AS x']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^error \[CONFIG_INVALID\]: larder\.config\.ts: config › warehouse: /);
+    await expect(stat(join(broken, '.larder'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -5,14 +5,18 @@
  * twice, a plain table, a table whose folder is gone, a view).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureTableInfo } from '../src/catalog/metastore.js';
+import { PostgresMetastore } from '../src/catalog/postgres/postgres-metastore.js';
 import { SqliteMetastore } from '../src/catalog/sqlite/sqlite-metastore.js';
 import { DeltaTable } from '../src/delta/delta-table.js';
 import { Engine } from '../src/engine/engine.js';
+import { FeatureStore } from '../src/features/feature-store.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const launcher = join(repoRoot, 'bin', 'larder.js');
@@ -341,6 +345,93 @@ describe('larder history', () => {
       const bad = await larder(['history', 'ml.raw.events', '--limit', limit, '-C', projectDir]);
       expect(bad.code, limit).toBe(1);
       expect(bad.stderr, limit).toContain('expected a positive integer');
+    }
+  });
+});
+
+describe('tables, describe and history in a project with a config', () => {
+  const postgresUrl = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const schema = `larder_cli_tables_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const NAME = 'ml.team.scores';
+  let configured: string;
+  let broken: string;
+
+  beforeAll(async () => {
+    configured = await mkdtemp(join(tmpdir(), 'larder-cli-tables-config-'));
+    broken = await mkdtemp(join(tmpdir(), 'larder-cli-tables-broken-'));
+    await writeFile(
+      join(configured, 'larder.config.ts'),
+      `import { defineConfig } from 'larder/config';
+export default defineConfig({
+  catalog: { url: '${postgresUrl}?schema=${schema}' },
+  warehouse: 'lake',
+});
+`,
+    );
+    await writeFile(
+      join(broken, 'larder.config.ts'),
+      "export default { catalog: { url: 'mysql://db/x' } };\n",
+    );
+    const metastore = await PostgresMetastore.open(postgresUrl, { schema });
+    const fs = await FeatureStore.open({ projectDir: configured, metastore, warehouse: 'lake' });
+    try {
+      await fs.createTable({
+        name: NAME,
+        primaryKeys: 'id',
+        schema: { id: 'long', score: 'double' },
+        df: [{ id: 1n, score: 0.5 }],
+        owner: 'team-a',
+      });
+      await fs.writeTable({ name: NAME, df: [{ id: 2n, score: 0.7 }] });
+    } finally {
+      await fs.close();
+      await metastore.close();
+    }
+  });
+
+  afterAll(async () => {
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    } finally {
+      await client.end();
+    }
+    await rm(configured, { recursive: true, force: true });
+    await rm(broken, { recursive: true, force: true });
+  });
+
+  it('lists, describes and shows the history of the tables of the catalog the config names', async () => {
+    const tables = await larder(['tables', '--json', '-C', configured]);
+    expect(tables.stderr).toBe('');
+    expect(JSON.parse(tables.stdout)).toMatchObject([
+      { name: NAME, owner: 'team-a', version: 2, location: join(configured, 'lake', 'ml', 'team', 'scores') },
+    ]);
+    const described = await larder(['describe', NAME, '--json', '-C', configured]);
+    expect(described.stderr).toBe('');
+    expect(JSON.parse(described.stdout)).toMatchObject({
+      name: NAME,
+      featureTable: true,
+      location: join(configured, 'lake', 'ml', 'team', 'scores'),
+      delta: { version: 2 },
+    });
+    const history = await larder(['history', NAME, '--json', '-C', configured]);
+    expect(history.stderr).toBe('');
+    expect((JSON.parse(history.stdout) as { operation: string }[]).map((h) => h.operation)).toEqual([
+      'MERGE',
+      'WRITE',
+      'CREATE TABLE',
+    ]);
+  });
+
+  it('fails with CONFIG_INVALID and exit code 1 when the project config is broken', async () => {
+    for (const args of [['tables'], ['describe', NAME], ['history', NAME]]) {
+      const run = await larder([...args, '-C', broken]);
+      expect(run.code, args[0]).toBe(1);
+      expect(run.stdout, args[0]).toBe('');
+      expect(run.stderr, args[0]).toMatch(
+        /^error \[CONFIG_INVALID\]: larder\.config\.ts: config › catalog\.url: /,
+      );
     }
   });
 });

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqlIdent } from '../duckdb/duckdb.js';
 import { isLarderError } from '../errors.js';
-import { CATALOG_URL_ENV, openMetastore } from './open-metastore.js';
+import { CATALOG_URL_ENV, openMetastore, postgresCatalogUrl } from './open-metastore.js';
 import { PostgresMetastore } from './postgres/postgres-metastore.js';
 import { SqliteMetastore } from './sqlite/sqlite-metastore.js';
 
@@ -71,6 +71,49 @@ describe('openMetastore', () => {
     const direct = await PostgresMetastore.open(url, { schema });
     expect(await direct.listSchemas()).toEqual([{ catalog: 'ml', schema: 'x' }]);
     await direct.close();
+  });
+
+  it("takes the catalog schema from the URL's ?schema= parameter, which the driver never sees", async () => {
+    for (const u of [`${url}?schema=${schema}`, `${url}?application_name=larder_test&schema=${schema}`]) {
+      process.env[CATALOG_URL_ENV] = u;
+      const metastore = await openMetastore({ projectDir: dir });
+      try {
+        expect(metastore).toBeInstanceOf(PostgresMetastore);
+        expect((metastore as PostgresMetastore).schema).toBe(schema);
+        expect((metastore as PostgresMetastore).url).not.toContain('schema=');
+        await metastore.createSchema('ml', 'x', { ifNotExists: true });
+      } finally {
+        await metastore.close();
+      }
+    }
+    const direct = await PostgresMetastore.open(url, { schema });
+    expect(await direct.listSchemas()).toEqual([{ catalog: 'ml', schema: 'x' }]);
+    await direct.close();
+  });
+
+  it('splits the schema parameter off a PostgreSQL URL, keeping the others as written', () => {
+    expect(postgresCatalogUrl('postgres://u:p%40ss@db:5432/f?schema=team_a&sslmode=require')).toEqual({
+      url: 'postgres://u:p%40ss@db:5432/f?sslmode=require',
+      schema: 'team_a',
+    });
+    expect(postgresCatalogUrl('postgres:///f?host=/var/run/postgresql&schema=My%20Team')).toEqual({
+      url: 'postgres:///f?host=/var/run/postgresql',
+      schema: 'My Team',
+    });
+    expect(postgresCatalogUrl('postgres://db/f?sslmode=require')).toEqual({
+      url: 'postgres://db/f?sslmode=require',
+    });
+  });
+
+  it("lets a schema argument win over the URL's, and refuses an empty one", async () => {
+    const metastore = await openMetastore({ projectDir: dir, url: `${url}?schema=other_schema`, schema });
+    try {
+      expect((metastore as PostgresMetastore).schema).toBe(schema);
+    } finally {
+      await metastore.close();
+    }
+    const error = await openMetastore({ projectDir: dir, url: `${url}?schema=` }).catch((e: unknown) => e);
+    expect(isLarderError(error, 'INVALID_ARGUMENT')).toBe(true);
   });
 
   it('refuses a catalog URL of another kind instead of falling back to SQLite', async () => {

@@ -4,6 +4,12 @@
  * variable `LARDER_CATALOG_URL`), the embedded SQLite catalog at
  * `<project>/.larder/catalog.db` when none is.
  *
+ * A PostgreSQL URL may name the schema holding the catalog with a `schema`
+ * query parameter (`postgres://host/db?schema=team_a`, default `larder`), so
+ * that a URL alone (`catalog.url` of a config, `LARDER_CATALOG_URL`) selects
+ * one catalog among several in a database. The parameter is Larder's: it is
+ * removed before the URL reaches the PostgreSQL driver.
+ *
  * Invariant: each backend is imported only when chosen, so a SQLite project
  * never loads `pg` and a PostgreSQL one never loads the native SQLite module.
  */
@@ -20,7 +26,7 @@ export interface OpenMetastoreOptions {
   readonly projectDir: string;
   /** The catalog's URL; default `process.env.LARDER_CATALOG_URL`; unset or empty means SQLite. */
   readonly url?: string;
-  /** PostgreSQL only: the schema holding the catalog (default `larder`). */
+  /** PostgreSQL only: the schema holding the catalog (default: the URL's `?schema=`, else `larder`). */
   readonly schema?: string;
 }
 
@@ -41,7 +47,9 @@ export async function openMetastore(options: OpenMetastoreOptions): Promise<Meta
   const url = options.url ?? process.env[CATALOG_URL_ENV] ?? '';
   if (isPostgresUrl(url)) {
     const { PostgresMetastore } = await import('./postgres/postgres-metastore.js');
-    return PostgresMetastore.open(url, options.schema === undefined ? {} : { schema: options.schema });
+    const parsed = postgresCatalogUrl(url);
+    const schema = options.schema ?? parsed.schema;
+    return PostgresMetastore.open(parsed.url, schema === undefined ? {} : { schema });
   }
   if (url !== '') {
     // Falling back to SQLite here would split a team's catalog without a word.
@@ -56,4 +64,40 @@ export async function openMetastore(options: OpenMetastoreOptions): Promise<Meta
   const { SqliteMetastore, SQLITE_CATALOG_FILE } = await import('./sqlite/sqlite-metastore.js');
   // `.larder` is the project's data folder (the engine's LARDER_DIR); the catalog must not import the engine.
   return SqliteMetastore.open(join(resolve(options.projectDir), '.larder', SQLITE_CATALOG_FILE));
+}
+
+/**
+ * A PostgreSQL catalog URL split into the URL the driver gets and the
+ * catalog schema of its `schema` query parameter (undefined without one; an
+ * empty value is kept, for the metastore to refuse).
+ *
+ * @example
+ * postgresCatalogUrl('postgres://larder@db/features?schema=team_a&sslmode=require');
+ * // { url: 'postgres://larder@db/features?sslmode=require', schema: 'team_a' }
+ */
+export function postgresCatalogUrl(url: string): { url: string; schema?: string } {
+  const q = url.indexOf('?');
+  if (q < 0) return { url };
+  // The other parameters are kept byte for byte (a URL round trip would re-encode them).
+  let schema: string | undefined;
+  const kept = url
+    .slice(q + 1)
+    .split('&')
+    .filter((param) => {
+      const eq = param.indexOf('=');
+      const key = eq < 0 ? param : param.slice(0, eq);
+      if (decoded(key) !== 'schema') return true;
+      schema = decoded(eq < 0 ? '' : param.slice(eq + 1));
+      return false;
+    });
+  if (schema === undefined) return { url };
+  return { url: url.slice(0, q) + (kept.length > 0 ? `?${kept.join('&')}` : ''), schema };
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return text;
+  }
 }

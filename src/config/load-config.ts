@@ -132,7 +132,7 @@ async function importConfigFile(file: string): Promise<unknown> {
     throw new LarderError('CONFIG_INVALID', `${file} failed to load: ${message}`, {
       file,
       cause: error,
-      hint: 'fix the error in the config file (run it with `npx tsx <file>` to see the stack)',
+      hint: 'fix the error in the config file; run it with `npx tsx <file>` to see the stack',
     });
   }
   const exports = (mod ?? {}) as Record<string, unknown>;

@@ -318,10 +318,28 @@ describe('planConfig and applyPlan (SQLite catalog)', () => {
         object: `featureTables["${STATS}"]`,
         field: 'features.n_tx.type',
         problem: `type clash in ${STATS}: column "n_tx" is declared long, the output of pipeline "customer_stats" gives integer (DuckDB INTEGER)`,
-        hint: 'cast the column in the SQL (::BIGINT) or change the declared type',
+        hint: 'cast the column in the SQL with ::BIGINT, or change the declared type',
       },
     ]);
     expect(p.actions.map((a) => a.table)).toEqual([LABELS]);
+  });
+
+  it('warns that the next run drops the columns the output no longer has', async () => {
+    await applyConfig(baseConfig());
+    const config = baseConfig();
+    delete config.featureTables[STATS].features.total;
+    config.pipelines.customer_stats.sql =
+      'SELECT customer_id::BIGINT AS customer_id, count(*)::INTEGER AS n_tx FROM tx GROUP BY 1';
+    const p = await plan(config);
+    expect(p.errors).toEqual([]);
+    expect(p.warnings).toEqual([
+      {
+        object: `featureTables["${STATS}"]`,
+        field: 'columns',
+        problem:
+          'the next run of pipeline "customer_stats" drops column total from the table (the SQL no longer outputs it; its data is lost)',
+      },
+    ]);
   });
 
   it('reports an output column whose type differs from the existing table, and warns of added columns', async () => {

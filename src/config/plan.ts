@@ -11,7 +11,9 @@
  * primary keys, timeseries, partition and cluster columns are output
  * columns; declared feature types equal the output's ("type clash");
  * existing tables keep their primary keys, timeseries and partition
- * columns (those need a new table) and their column types.
+ * columns (those need a new table) and their column types. Columns the
+ * output adds or no longer has are warnings: the next run of the pipeline
+ * adds or drops them (a full run makes the table's columns the output's).
  *
  * Invariants: planning writes nothing (no catalog entry, no table, no file
  * beyond the catalog database the engine opens); the plan is plain data
@@ -248,7 +250,7 @@ async function sourceProblem(
       if (!existsSync(join(path, '_delta_log'))) {
         return {
           field: 'path',
-          problem: `no Delta table at ${path} (no _delta_log folder)`,
+          problem: `no Delta table at ${path}: it has no _delta_log folder`,
           hint: 'paths are relative to the project folder',
         };
       }
@@ -270,7 +272,7 @@ async function sourceProblem(
       return {
         field: 'table',
         problem: `table ${name.catalog}.${name.schema}.${name.table} is not in the catalog`,
-        hint: 'register it (CREATE TABLE … LOCATION …) or give the folder as path',
+        hint: 'register it with CREATE TABLE … LOCATION …, or give the folder as path',
       };
     }
     return undefined;
@@ -445,7 +447,7 @@ function plannedColumns(input: ColumnInput): PlannedColumn[] | undefined {
         `features.${column}.type`,
         `type clash in ${input.name}: column "${column}" is declared ${feature.type}, ${from} gives ${actual.type}${duck ? ` (DuckDB ${duck})` : ''}`,
         output
-          ? `cast the column in the SQL (::${duckTypeOf(feature.type)}) or change the declared type`
+          ? `cast the column in the SQL with ::${duckTypeOf(feature.type)}, or change the declared type`
           : 'change the declared type',
       );
     }
@@ -522,7 +524,7 @@ interface CompareInput {
 }
 
 const NEW_TABLE_HINT =
-  'drop the table first (larder sql "DROP TABLE …"; its data is lost) or declare it under a new name';
+  'drop the table first with larder sql "DROP TABLE …", losing its data, or declare it under a new name';
 
 /** The catalog fields apply would change; errors for the changes a table cannot take. */
 function compareWithCatalog(input: CompareInput): FieldChange[] {
@@ -539,7 +541,7 @@ function compareWithCatalog(input: CompareInput): FieldChange[] {
           object,
           `columns.${column.name}`,
           `type clash in ${spec.name}: column "${column.name}" is ${current.type} in the table, the output of pipeline "${writer}" gives ${column.deltaType} (DuckDB ${column.duckType})`,
-          `cast it in the SQL (::${duckTypeOf(current.type)}), or drop and recreate the table`,
+          `cast it in the SQL with ::${duckTypeOf(current.type)}, or drop and recreate the table`,
         );
       }
     }
@@ -553,10 +555,11 @@ function compareWithCatalog(input: CompareInput): FieldChange[] {
     const produced = new Set(output.map((c) => c.name.toLowerCase()));
     const dropped = existing.columns.filter((c) => !produced.has(c.name.toLowerCase())).map((c) => c.name);
     if (dropped.length > 0) {
+      // The run is full (the columns differ) and overwrites the schema with the output's.
       warn(
         object,
         'columns',
-        `pipeline "${writer}" no longer outputs ${list(dropped)}: the column${dropped.length > 1 ? 's stay' : ' stays'} in the table`,
+        `the next run of pipeline "${writer}" drops column${dropped.length > 1 ? 's' : ''} ${list(dropped)} from the table (the SQL no longer outputs ${dropped.length > 1 ? 'them' : 'it'}; ${dropped.length > 1 ? 'their' : 'its'} data is lost)`,
       );
     }
   }

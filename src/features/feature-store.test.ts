@@ -401,6 +401,92 @@ describe('writeTable', () => {
     expect(read.numRows).toBe(2);
   });
 
+  it('refuses an append that brings a key the table already has, naming the table and the key, and writes nothing', async () => {
+    await fs.createTable({
+      name: 'ml.f.t',
+      primaryKeys: 'id',
+      schema: { id: 'long', a: 'integer' },
+      df: [
+        { id: 1n, a: 1 },
+        { id: 2n, a: 2 },
+      ],
+    });
+    const error = await failure(
+      fs.writeTable({
+        name: 'ml.f.t',
+        df: [
+          { id: 3n, a: 3 },
+          { id: 2n, a: 9 },
+        ],
+        mode: 'append',
+      }),
+    );
+    expect(error.code).toBe('DUPLICATE_KEY');
+    expect(error.message).toContain('ml.f.t already has a row with the key (id=2)');
+    expect(error.context).toMatchObject({ table: 'ml.f.t', key: 'id=2' });
+    expect((await fs.getTable('ml.f.t')).version).toBe(1);
+    expect((await fs.readTable('ml.f.t')).numRows).toBe(2);
+    // A SQL df whose key is another integer type is checked all the same.
+    const sql = await failure(
+      fs.writeTable({ name: 'ml.f.t', df: 'SELECT 1::INTEGER AS id, 5 AS a', mode: 'append' }),
+    );
+    expect(sql.code).toBe('DUPLICATE_KEY');
+    await fs.writeTable({ name: 'ml.f.t', df: [{ id: 3n, a: 3 }], mode: 'append' });
+    expect((await fs.readTable('ml.f.t')).numRows).toBe(3);
+  });
+
+  it('appends new timestamps of an existing entity to a time series table, but not an existing (entity, time)', async () => {
+    await fs.createTable({
+      name: 'ml.f.daily',
+      primaryKeys: 'id',
+      timeseriesColumn: 'day',
+      schema: { id: 'long', day: 'date', n: 'integer' },
+      df: [{ id: 1n, day: '2024-01-01', n: 1 }],
+    });
+    await fs.writeTable({ name: 'ml.f.daily', df: [{ id: 1n, day: '2024-01-02', n: 2 }], mode: 'append' });
+    const error = await failure(
+      fs.writeTable({
+        name: 'ml.f.daily',
+        df: [
+          { id: 2n, day: '2024-01-01', n: 3 },
+          { id: 1n, day: '2024-01-02', n: 4 },
+        ],
+        mode: 'append',
+      }),
+    );
+    expect(error.code).toBe('DUPLICATE_KEY');
+    expect(error.message).toContain('ml.f.daily already has a row with the key (id=1, day=2024-01-02)');
+    expect((await fs.readTable('ml.f.daily')).numRows).toBe(2);
+  });
+
+  it('checks an append against only the files whose key range admits its keys', async () => {
+    const table = await fs.createTable({
+      name: 'ml.f.ranges',
+      primaryKeys: 'id',
+      schema: { id: 'long', a: 'integer' },
+    });
+    // One file per append: ids 1–10, then 100–110.
+    await fs.writeTable({
+      name: table,
+      df: Array.from({ length: 10 }, (_, i) => ({ id: BigInt(i + 1), a: i })),
+      mode: 'append',
+    });
+    await fs.writeTable({
+      name: table,
+      df: Array.from({ length: 11 }, (_, i) => ({ id: BigInt(i + 100), a: i })),
+      mode: 'append',
+    });
+    const delta = await DeltaTable.open(table.location);
+    expect(delta.snapshot.files).toHaveLength(2);
+    const low = delta.snapshot.files.find((f) => JSON.parse(f.stats ?? '{}').minValues?.id === 1)!;
+    // Were the check to read the file of ids 1–10, the missing file would fail it.
+    await rm(join(table.location, low.path));
+    await fs.writeTable({ name: table, df: [{ id: 50n, a: 0 }], mode: 'append' });
+    const error = await failure(fs.writeTable({ name: table, df: [{ id: 105n, a: 0 }], mode: 'append' }));
+    expect(error.code).toBe('DUPLICATE_KEY');
+    expect(error.message).toContain('(id=105)');
+  });
+
   it('evolves the schema of a column-mapped table', async () => {
     const table = await fs.createTable({
       name: 'ml.f.mapped',

@@ -9,7 +9,8 @@
  * Invariants:
  * - a feature table's primary key columns are NOT NULL in its Delta schema,
  *   and writes never leave two rows with one key (merge upserts by key;
- *   a df with duplicate or null keys is refused before anything is written);
+ *   an append whose df holds a key the table already has, and a df with
+ *   duplicate or null keys, are refused before anything is written);
  * - `createTable` is all or nothing: on any failure the catalog entry and the
  *   folder it created are removed;
  * - the catalog's `features` follow the Delta schema: a write that adds
@@ -34,12 +35,15 @@ import {
 } from '../catalog/metastore.js';
 import { DeltaTable } from '../delta/delta-table.js';
 import type { DomainMetadata } from '../delta/log/actions.js';
-import { fromDuckDBType, type StructType } from '../delta/log/schema.js';
+import { fromDuckDBType, type StructType, toDuckDBType } from '../delta/log/schema.js';
+import type { Snapshot } from '../delta/log/snapshot.js';
 import { type ColumnSpec, normalizeSchema } from '../delta/operations/create.js';
 import type { MergeMetrics } from '../delta/operations/merge.js';
 import { reconcileSchema } from '../delta/operations/schema-reconcile.js';
 import type { WriteMetrics } from '../delta/operations/write.js';
-import { sqlIdent, sqlString } from '../duckdb/duckdb.js';
+import { filesForKeys, readKeyBounds } from '../delta/scan/key-pruning.js';
+import { planScan } from '../delta/scan/scan.js';
+import { queryJson, sqlIdent, sqlString } from '../duckdb/duckdb.js';
 import { Engine } from '../engine/engine.js';
 import { isLarderError, LarderError } from '../errors.js';
 import { queryArrow } from './arrow/duckdb-to-arrow.js';
@@ -107,7 +111,11 @@ export interface TypedCreateFeatureTableOptions<
 export interface WriteFeatureTableOptions<R extends object = Record<string, unknown>> {
   readonly name: FeatureTableRef<R>;
   readonly df: readonly FeatureInputRow<R>[] | ArrowTable | string;
-  /** `merge` (default) upserts by primary key; `append` adds rows (time series). */
+  /**
+   * `merge` (default) upserts by primary key; `append` adds rows with new keys
+   * (time series: new timestamps of any entity) and refuses, with
+   * `DUPLICATE_KEY`, a key the table already has.
+   */
   readonly mode?: 'merge' | 'append';
   /** Free text stored in the Delta commit's `userMetadata`. */
   readonly userMetadata?: string;
@@ -329,6 +337,7 @@ export class FeatureStore {
           properties: options.properties ?? {},
           name: full,
           ...(options.description !== undefined ? { description: options.description } : {}),
+          managed,
         });
         if (definition.clusterBy.length > 0) await delta.clusterBy(definition.clusterBy);
         if (staged) await delta.append(staged.sql);
@@ -374,6 +383,8 @@ export class FeatureStore {
         table: full,
         mergeSchema: true,
       });
+      // An append must not bring a key the table has: the table would hold it twice.
+      if (mode === 'append') await assertNewKeys(this.engine, snapshot, staged.sql, keys, full);
       const userMetadata = options.userMetadata !== undefined ? { userMetadata: options.userMetadata } : {};
       const domainMetadata =
         options.domainMetadata !== undefined ? { domainMetadata: options.domainMetadata } : {};
@@ -623,6 +634,54 @@ async function retryConflicts<T>(operation: () => Promise<T>): Promise<T> {
       if (attempt >= MERGE_ATTEMPTS || !isLarderError(error, 'CONCURRENT_MODIFICATION')) throw error;
     }
   }
+}
+
+/**
+ * Fail with `DUPLICATE_KEY` when a key of the staged rows (`keys`: their key
+ * columns, in primary-key order) is already a key of the table at
+ * `snapshot`. Cheap: only the table's key columns are read, from the files
+ * whose statistics admit the staged keys' values (or range), semi-joined
+ * with the staged keys.
+ */
+async function assertNewKeys(
+  engine: Engine,
+  snapshot: Snapshot,
+  stagedSql: string,
+  keys: readonly string[],
+  table: string,
+): Promise<void> {
+  if (snapshot.files.length === 0) return;
+  const fields = keys.map((key) =>
+    snapshot.schema.fields.find((f) => f.name.toLowerCase() === key.toLowerCase()),
+  );
+  // A key column the table lacks holds no value yet: no row of the table can share the key.
+  if (fields.some((f) => f === undefined)) return;
+  const columns = fields.map((f, i) => ({ name: keys[i]!, column: f!.name, cast: toDuckDBType(f!.type) }));
+  const bounds = await readKeyBounds(engine.connection, stagedSql, columns);
+  const files = filesForKeys(snapshot, bounds);
+  if (files.length === 0) return;
+  const scan = await planScan(snapshot, { files, columns: fields.map((f) => f!.name) });
+  const on = columns
+    .map((c) => `__t.${sqlIdent(c.column)} = TRY_CAST(__s.${sqlIdent(c.name)} AS ${c.cast})`)
+    .join(' AND ');
+  const [row] = await queryJson(
+    engine.connection,
+    `SELECT ${columns.map((c, i) => `CAST(__t.${sqlIdent(c.column)} AS VARCHAR) AS k${i}`).join(', ')}
+       FROM (${scan.sql}) AS __t SEMI JOIN (${stagedSql}) AS __s ON ${on} LIMIT 1`,
+    `checking the df's keys against ${table}`,
+  );
+  if (!row) return;
+  const sample = columns.map((c, i) => `${c.column}=${String(row[`k${i}`])}`).join(', ');
+  throw new LarderError(
+    'DUPLICATE_KEY',
+    `feature table ${table} already has a row with the key (${sample}); an append adds only new keys`,
+    {
+      table,
+      column: columns.map((c) => c.column).join(','),
+      key: sample,
+      hint: 'write with mode "merge" to update rows of existing keys, or drop those rows from the df',
+    },
+  );
 }
 
 function isFeatureTable(value: unknown): value is FeatureTable<object> {

@@ -86,7 +86,7 @@ export async function describeBound(
         {
           pipeline: definition.name,
           column: name,
-          hint: 'give each output column its own name (AS …)',
+          hint: 'give each output column its own name with AS',
         },
       );
     }
@@ -102,7 +102,7 @@ export async function describeBound(
           pipeline: definition.name,
           column: name,
           cause: error,
-          hint: 'cast the column in the SQL (e.g. ::BIGINT, ::DOUBLE)',
+          hint: 'cast the column in the SQL, e.g. with ::BIGINT or ::DOUBLE',
         },
       );
     }

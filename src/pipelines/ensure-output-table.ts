@@ -140,7 +140,7 @@ function outputSchema(definition: PipelineDefinition, columns: readonly OutputCo
           table,
           column: feature,
           pipeline: definition.name,
-          hint: `cast it in the SQL (::${spec.type}) or declare ${column.deltaType}`,
+          hint: `cast it in the SQL with ::${spec.type}, or declare ${column.deltaType}`,
         },
       );
     }

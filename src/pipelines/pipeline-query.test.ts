@@ -56,7 +56,7 @@ describe('pipelineQuery', () => {
     } catch (error) {
       expect(isLarderError(error, 'SQL_ERROR')).toBe(true);
       expect((error as Error).message).toBe(
-        'pipeline "p": the SQL holds 2 statements; one query expected (a pipeline is one SELECT (CTEs allowed))',
+        'pipeline "p": the SQL holds 2 statements; one query expected (a pipeline is one SELECT; CTEs are allowed)',
       );
     }
   });

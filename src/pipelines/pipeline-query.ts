@@ -24,7 +24,7 @@ export function pipelineQuery(sql: string, relations: ReadonlyMap<string, string
     throw new LarderError(
       'SQL_ERROR',
       `pipeline "${pipeline}": ${statements.length === 0 ? 'the SQL is empty' : `the SQL holds ${statements.length} statements; one query expected`}`,
-      { pipeline, hint: 'a pipeline is one SELECT (CTEs allowed)' },
+      { pipeline, hint: 'a pipeline is one SELECT; CTEs are allowed' },
     );
   }
   const body = statements[0]!.text;

@@ -233,6 +233,51 @@ describe('runPipeline', () => {
     expect(entry?.feature?.features.map((f) => f.name)).toEqual(['country', 'n_tx', 'total', 'biggest']);
   });
 
+  it('drops a column the SQL no longer outputs with a full run, from the table and the catalog, then runs incrementally again', async () => {
+    await runPipeline({ engine, config: config(), pipeline: 'customer_features' });
+    const narrower = config(
+      `SELECT c.customer_id, count(t.amount) AS n_tx, coalesce(sum(t.amount), 0) AS total
+         FROM customers c LEFT JOIN transactions t USING (customer_id) WHERE NOT c.deleted GROUP BY ALL`,
+    );
+    const full = await runPipeline({ engine, config: narrower, pipeline: 'customer_features' });
+    expect(full).toMatchObject({ mode: 'full', numFeaturesComputed: 2 });
+    const { table } = await engine.resolveTable(OUTPUT);
+    expect(table.snapshot.schema.fields.map((f) => f.name)).toEqual(['customer_id', 'n_tx', 'total']);
+    const entry = await engine.metastore.getTable(engine.parseName(OUTPUT));
+    expect(entry?.feature?.features.map((f) => f.name)).toEqual(['n_tx', 'total']);
+    expect(entry?.feature?.features.find((f) => f.name === 'total')?.description).toBe('sum of amounts');
+
+    await transactions.append([{ transaction_id: 4, customer_id: 3, amount: 4, _change_timestamp: ts() }]);
+    const next = await runPipeline({ engine, config: narrower, pipeline: 'customer_features' });
+    expect(next).toMatchObject({ mode: 'incremental', numEntitiesProcessed: 1, rowsWritten: 1 });
+    expect(next.reason).toBeUndefined();
+    const rows = await queryJson(
+      engine.connection,
+      `SELECT * FROM (${(await engine.rewrite(`SELECT * FROM ${OUTPUT}`)).sql}) ORDER BY customer_id`,
+    );
+    expect(rows).toEqual([
+      { customer_id: '1', n_tx: '2', total: 15 },
+      { customer_id: '2', n_tx: '1', total: 7 },
+      { customer_id: '3', n_tx: '1', total: 4 },
+    ]);
+  });
+
+  it('refuses a full run that would change the type of a column the table has', async () => {
+    const first = await runPipeline({ engine, config: config(), pipeline: 'customer_features' });
+    const retyped = config(
+      `SELECT c.customer_id, c.country, count(t.amount) AS n_tx, coalesce(sum(t.amount), 0)::VARCHAR AS total
+         FROM customers c LEFT JOIN transactions t USING (customer_id) WHERE NOT c.deleted GROUP BY ALL`,
+    );
+    const error = (await runPipeline({ engine, config: retyped, pipeline: 'customer_features' }).catch(
+      (e: unknown) => e,
+    )) as LarderError;
+    expect(isLarderError(error.cause, 'SCHEMA_MISMATCH')).toBe(true);
+    expect(error.message).toMatch(
+      /outputs column "total" as VARCHAR, but it is double in ml\.features\.customer_features/,
+    );
+    expect((await engine.resolveTable(OUTPUT)).table.version).toBe(first.tableVersion);
+  });
+
   it('fails a run whose output repeats a key, leaves the table and watermark as they were, and records the failure', async () => {
     const first = await runPipeline({ engine, config: config(), pipeline: 'customer_features' });
     await transactions.append([{ transaction_id: 9, customer_id: 1, amount: 1, _change_timestamp: ts() }]);

@@ -5,7 +5,11 @@
  *
  * A full run (the first one, `full: true`, a pipeline without `incremental`,
  * a pipeline whose SQL, sources or keys changed since the last run, or an
- * output whose columns changed) overwrites the table with the SQL's output.
+ * output whose columns changed) overwrites the table with the SQL's output,
+ * and the table's columns become the output's (Delta `overwriteSchema`:
+ * columns the SQL no longer outputs are dropped, new ones added, in the
+ * same commit; the catalog's feature list follows), so the next run can be
+ * incremental again.
  *
  * An incremental run recomputes only the entities whose source rows changed:
  * 1. the watermarks W_s of the change-tracked sources come from the table's
@@ -44,17 +48,18 @@
 import { randomUUID } from 'node:crypto';
 import type { TableEntry, TableName } from '../catalog/metastore.js';
 import type { LarderConfig } from '../config/define-config.js';
+import { fromDuckDBType, serializeSchema, toDuckDBType } from '../delta/log/schema.js';
 import type { Snapshot } from '../delta/log/snapshot.js';
 import { type MergeMetrics, mergeTable } from '../delta/operations/merge.js';
+import { canWrite } from '../delta/operations/schema-reconcile.js';
 import { type WriteMetrics, writeTable } from '../delta/operations/write.js';
-import type { Predicate } from '../delta/scan/predicate.js';
-import { filePruner, pruneContext } from '../delta/scan/prune.js';
+import { filesForKeys, readKeyBounds } from '../delta/scan/key-pruning.js';
 import { planScan } from '../delta/scan/scan.js';
 import { queryJson, run as runSql, sqlIdent } from '../duckdb/duckdb.js';
 import type { Engine } from '../engine/engine.js';
 import { isLarderError, LarderError } from '../errors.js';
 import { FeatureStore } from '../features/feature-store.js';
-import { featureColumns } from '../features/feature-table.js';
+import { deltaTypeName, featureColumns } from '../features/feature-table.js';
 import { type ComputationMetricsRow, recordComputationMetrics } from './computation-metrics.js';
 import { describeBound, type OutputColumn } from './describe-pipeline-output.js';
 import { ensureOutputTable } from './ensure-output-table.js';
@@ -150,8 +155,6 @@ interface Computed {
 
 /** The column flagging tombstones in the merge source. */
 const TOMBSTONE = '__larder_tombstone';
-/** Up to this many keys, the table's files are pruned by the key values when finding tombstones. */
-const PRUNE_KEY_LIMIT = 2000;
 
 /**
  * Run pipeline `pipeline`: full or incremental, as the table's state and
@@ -435,15 +438,16 @@ async function fullRun(run: Run): Promise<Computed> {
 
   progress({ phase: 'write', rows: checked.rows });
   const state: PipelineState = { watermarks, runId: run.runId, mode: 'full', fingerprint: run.fingerprint };
-  const tableColumns = new Set(run.snapshot.schema.fields.map((f) => f.name.toLowerCase()));
-  const added = checked.columns.filter((c) => !tableColumns.has(c.toLowerCase()));
+  assertKeptTypes(run, checked);
+  // The table takes the output's columns: new ones are added, those the SQL no longer outputs dropped.
   const { table, metrics } = await writeTable(run.snapshot, `SELECT * FROM ${out}`, {
     mode: 'overwrite',
-    mergeSchema: added.length > 0,
+    overwriteSchema: true,
     domainMetadata: [pipelineStateMetadata(definition.name, state)],
     userMetadata: `larder pipeline ${definition.name} run ${run.runId} (full)`,
   });
-  if (added.length > 0) await recordFeatures(run, table);
+  if (serializeSchema(table.schema) !== serializeSchema(run.snapshot.schema))
+    await recordFeatures(run, table);
   const written = (metrics as WriteMetrics).numOutputRows;
   progress({ phase: 'write', rows: written, done: true });
   return {
@@ -582,15 +586,14 @@ async function incrementalRun(run: Run, state: PipelineState): Promise<Computed>
   progress({ phase: 'write', rows: checked.rows });
   const snapshot = run.snapshot;
   const pks = run.primaryKeys;
-  let files = snapshot.files;
-  if (keys.length === 1 && keyCount <= PRUNE_KEY_LIMIT) {
-    const field = snapshot.schema.fields.find((f) => f.name.toLowerCase() === keys[0]!.toLowerCase());
-    if (field) {
-      const values = (await keyFilter.values()).map((v) => v[0]!);
-      const predicate: Predicate = { kind: 'in', column: field.name, values };
-      files = files.filter(filePruner(predicate, pruneContext(snapshot)));
-    }
-  }
+  const files = filesForKeys(
+    snapshot,
+    await readKeyBounds(
+      connection,
+      `SELECT * FROM ${keyTable}`,
+      keys.map((name) => ({ name })),
+    ),
+  );
   const scan = await planScan(snapshot, { files, columns: pks });
   const tombstones = scope.table('tombstones');
   const onKeys = (a: string, b: string, columns: readonly string[]) =>
@@ -642,6 +645,8 @@ async function incrementalRun(run: Run, state: PipelineState): Promise<Computed>
 
 interface CheckedOutput {
   readonly columns: readonly string[];
+  /** The DuckDB types of `columns`. */
+  readonly types: readonly string[];
   readonly rows: number;
   readonly entities: number;
   readonly features: number;
@@ -700,16 +705,42 @@ async function checkOutput(run: Run, out: string): Promise<CheckedOutput> {
     throw new LarderError(
       'DUPLICATE_KEY',
       `pipeline "${definition.name}" computed ${String(duplicate[0]!.n)} rows with the same primary key of ${table} (${sample})`,
-      { table, pipeline: definition.name, hint: 'aggregate the SQL to one row per key (GROUP BY the keys)' },
+      { table, pipeline: definition.name, hint: 'aggregate the SQL to one row per key: GROUP BY the keys' },
     );
   }
   const keySet = new Set(run.primaryKeys.map((k) => k.toLowerCase()));
   return {
     columns,
+    types: described.map((r) => String(r.column_type)),
     rows: Number(stats?.n ?? 0),
     entities: Number(stats?.e ?? 0),
     features: columns.filter((c) => !keySet.has(c.toLowerCase())).length,
   };
+}
+
+/**
+ * A full run replaces the table's columns with the output's, but does not
+ * change a column's type behind the user's back (`larder plan` reports it as
+ * a type clash): an output column the table has must convert safely to the
+ * table column's type.
+ */
+function assertKeptTypes(run: Run, checked: CheckedOutput): void {
+  const table = run.entry.fullName;
+  checked.columns.forEach((column, i) => {
+    const field = run.snapshot.schema.fields.find((f) => f.name.toLowerCase() === column.toLowerCase());
+    const duckType = checked.types[i]!;
+    if (!field || canWrite(fromDuckDBType(duckType, column), field.type)) return;
+    throw new LarderError(
+      'SCHEMA_MISMATCH',
+      `pipeline "${run.definition.name}" outputs column "${column}" as ${duckType}, but it is ${deltaTypeName(field.type)} in ${table}`,
+      {
+        table,
+        column,
+        pipeline: run.definition.name,
+        hint: `cast it in the SQL with ::${toDuckDBType(field.type)}, or drop and recreate the table`,
+      },
+    );
+  });
 }
 
 /** The table's primary keys (the catalog's, as the Delta schema names them), checked against the config. */

@@ -31,14 +31,13 @@ Examples:
   $ larder apply --prune --yes`,
     )
     .action(async (options: ApplyCommandOptions) => {
-      const { loadConfig } = await import('../../config/load-config.js');
-      const { openProject } = await import('../../config/open-project.js');
+      const { openCliProject } = await import('../open-cli-project.js');
       const { planConfig, planSummary } = await import('../../config/plan.js');
       const { applyPlan } = await import('../../config/apply.js');
       const { formatPlan } = await import('../../config/format-plan.js');
       const { configInvalid } = await import('../../config/validate-config.js');
-      const loaded = await loadConfig({ projectDir: options.project ?? process.cwd() });
-      const project = await openProject(loaded);
+      const project = await openCliProject(options.project, { requireConfig: true });
+      const loaded = project.loaded;
       try {
         const plan = await planConfig({ featureStore: project.featureStore, loaded });
         const summary = planSummary(plan);

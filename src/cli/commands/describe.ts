@@ -17,7 +17,7 @@ import { isLarderError } from '../../errors.js';
 import { textTable } from '../text-table.js';
 
 interface DescribeOptions {
-  readonly project: string;
+  readonly project?: string;
   readonly json?: boolean;
 }
 
@@ -79,7 +79,7 @@ export function describeCommand(): Command {
   return new Command('describe')
     .description('show what the catalog and the Delta log know about a table')
     .argument('<table>', 'table name: catalog.schema.table (or schema.table, table in main.default)')
-    .option('-C, --project <dir>', 'project folder', process.cwd())
+    .option('-C, --project <dir>', 'project folder (default: the current folder)')
     .option('--json', 'print a JSON object')
     .addHelpText(
       'after',
@@ -90,8 +90,9 @@ Examples:
     )
     .action(async (name: string, options: DescribeOptions) => {
       // Loaded here, not at the top, so `larder --help` does not start DuckDB.
-      const { Engine } = await import('../../engine/engine.js');
-      const engine = await Engine.open({ projectDir: options.project });
+      const { openCliProject } = await import('../open-cli-project.js');
+      const project = await openCliProject(options.project);
+      const engine = project.engine;
       try {
         const entry = await engine.metastore.getTable(engine.parseName(name));
         let table: DeltaTable | undefined;
@@ -109,7 +110,7 @@ Examples:
           options.json ? `${JSON.stringify(described, null, 2)}\n` : formatDescription(described),
         );
       } finally {
-        await engine.close();
+        await project.close();
       }
     });
 }

@@ -9,7 +9,7 @@ import type { HistoryEntry } from '../../delta/operations/history.js';
 import { textTable } from '../text-table.js';
 
 interface HistoryOptions {
-  readonly project: string;
+  readonly project?: string;
   readonly limit?: number;
   readonly json?: boolean;
 }
@@ -56,7 +56,7 @@ export function historyCommand(): Command {
   return new Command('history')
     .description("show a table's Delta history, newest first")
     .argument('<table>', 'table name: catalog.schema.table (or schema.table, table in main.default)')
-    .option('-C, --project <dir>', 'project folder', process.cwd())
+    .option('-C, --project <dir>', 'project folder (default: the current folder)')
     .option('-n, --limit <n>', 'show at most this many commits', positiveInteger)
     .option('--json', 'print a JSON array')
     .addHelpText(
@@ -68,8 +68,9 @@ Examples:
     )
     .action(async (name: string, options: HistoryOptions) => {
       // Loaded here, not at the top, so `larder --help` does not start DuckDB.
-      const { Engine } = await import('../../engine/engine.js');
-      const engine = await Engine.open({ projectDir: options.project });
+      const { openCliProject } = await import('../open-cli-project.js');
+      const project = await openCliProject(options.project);
+      const engine = project.engine;
       try {
         const { table } = await engine.resolveTable(name);
         const listings = (await table.history(options.limit)).map(historyListing);
@@ -77,7 +78,7 @@ Examples:
           options.json ? `${JSON.stringify(listings, null, 2)}\n` : formatHistory(listings),
         );
       } finally {
-        await engine.close();
+        await project.close();
       }
     });
 }

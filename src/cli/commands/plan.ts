@@ -27,13 +27,12 @@ Examples:
   $ larder plan -C examples/churn --json`,
     )
     .action(async (options: PlanCommandOptions) => {
-      const { loadConfig } = await import('../../config/load-config.js');
-      const { openProject } = await import('../../config/open-project.js');
+      const { openCliProject } = await import('../open-cli-project.js');
       const { planConfig, planSummary } = await import('../../config/plan.js');
       const { formatPlan } = await import('../../config/format-plan.js');
       const { configInvalid } = await import('../../config/validate-config.js');
-      const loaded = await loadConfig({ projectDir: options.project ?? process.cwd() });
-      const project = await openProject(loaded);
+      const project = await openCliProject(options.project, { requireConfig: true });
+      const loaded = project.loaded;
       try {
         const plan = await planConfig({ featureStore: project.featureStore, loaded });
         process.stdout.write(

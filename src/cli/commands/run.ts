@@ -48,12 +48,11 @@ Examples:
     )
     .action(async (pipeline: string, options: RunCommandOptions) => {
       // Loaded here, not at the top, so `larder --help` does not start DuckDB.
-      const { loadConfig } = await import('../../config/load-config.js');
-      const { openProject } = await import('../../config/open-project.js');
+      const { openCliProject } = await import('../open-cli-project.js');
       const { runPipeline } = await import('../../pipelines/run-pipeline.js');
       const { createProgress } = await import('../progress.js');
-      const loaded = await loadConfig({ projectDir: options.project ?? process.cwd() });
-      const project = await openProject(loaded);
+      const project = await openCliProject(options.project, { requireConfig: true });
+      const loaded = project.loaded;
       const progress = createProgress({ label: pipeline, total: PHASES.length, unit: 'steps' });
       let result: RunResult;
       try {

@@ -43,7 +43,9 @@ Examples:
     )
     .action(async (options: RunsCommandOptions) => {
       const { listRuns } = await import('../../pipelines/list-runs.js');
-      const { engine, close } = await openEngine(options.project ?? process.cwd());
+      const { openCliProject } = await import('../open-cli-project.js');
+      const project = await openCliProject(options.project);
+      const engine = project.engine;
       try {
         const runs = await listRuns({
           engine,
@@ -53,26 +55,9 @@ Examples:
         });
         process.stdout.write(options.json ? `${JSON.stringify(runs, null, 2)}\n` : formatRuns(runs));
       } finally {
-        await close();
+        await project.close();
       }
     });
-}
-
-/** The project's engine, on the catalog its config names (the project's SQLite catalog without a config). */
-async function openEngine(projectDir: string) {
-  const { loadConfig } = await import('../../config/load-config.js');
-  const { isLarderError } = await import('../../errors.js');
-  try {
-    const loaded = await loadConfig({ projectDir });
-    const { openProject } = await import('../../config/open-project.js');
-    const project = await openProject(loaded);
-    return { engine: project.featureStore.engine, close: () => project.close() };
-  } catch (error) {
-    if (!isLarderError(error, 'CONFIG_NOT_FOUND')) throw error;
-    const { Engine } = await import('../../engine/engine.js');
-    const engine = await Engine.open({ projectDir });
-    return { engine, close: () => engine.close() };
-  }
 }
 
 /**

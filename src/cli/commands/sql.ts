@@ -1,7 +1,9 @@
 /**
  * `larder sql "<statement>"`: run Larder SQL (DuckDB SQL plus `read_delta`)
  * in the project folder and print the result. The statement comes from the
- * argument, or from standard input when the argument is `-`.
+ * argument, or from standard input when the argument is `-`. The session
+ * runs on the project's catalog and warehouse (its `larder.config.*` when
+ * there is one; see `open-cli-project.ts`).
  *
  * With several statements, `table` prints every result and `json`/`csv` print
  * the last one, so their output stays one valid document.
@@ -36,16 +38,22 @@ Examples:
       // Loaded here, not at the top, so `larder --help` does not start DuckDB.
       const { SqlSession } = await import('../../sql/sql-session.js');
       const { formatResult } = await import('../../sql/format-result.js');
-      const session = await SqlSession.open({ cwd: options.project ?? options.cwd ?? process.cwd() });
+      const { openCliProject } = await import('../open-cli-project.js');
+      const project = await openCliProject(options.project ?? options.cwd);
       try {
-        const results = await session.executeAll(sql);
-        const shown = options.format === 'table' ? results : results.slice(-1);
-        const texts = shown
-          .map((result) => formatResult(result, options.format))
-          .filter((text) => text !== '');
-        process.stdout.write(texts.join('\n'));
+        const session = await SqlSession.open({ cwd: project.projectDir, engine: project.engine });
+        try {
+          const results = await session.executeAll(sql);
+          const shown = options.format === 'table' ? results : results.slice(-1);
+          const texts = shown
+            .map((result) => formatResult(result, options.format))
+            .filter((text) => text !== '');
+          process.stdout.write(texts.join('\n'));
+        } finally {
+          await session.close();
+        }
       } finally {
-        await session.close();
+        await project.close();
       }
     });
 }

@@ -13,7 +13,7 @@ import type { TableEntry } from '../../catalog/metastore.js';
 import { textTable } from '../text-table.js';
 
 interface TablesOptions {
-  readonly project: string;
+  readonly project?: string;
   readonly catalog?: string;
   readonly schema?: string;
   readonly all?: boolean;
@@ -47,7 +47,7 @@ export interface TableListing {
 export function tablesCommand(): Command {
   return new Command('tables')
     .description('list the feature tables (--all: every table) with keys, version, owner and tags')
-    .option('-C, --project <dir>', 'project folder', process.cwd())
+    .option('-C, --project <dir>', 'project folder (default: the current folder)')
     .option('--catalog <catalog>', 'only tables of this catalog')
     .option('--schema <schema>', 'only tables of this schema')
     .option('--all', 'list every registered table, not only feature tables')
@@ -62,8 +62,9 @@ Examples:
     )
     .action(async (options: TablesOptions) => {
       // Loaded here, not at the top, so `larder --help` does not start DuckDB.
-      const { Engine } = await import('../../engine/engine.js');
-      const engine = await Engine.open({ projectDir: options.project });
+      const { openCliProject } = await import('../open-cli-project.js');
+      const project = await openCliProject(options.project);
+      const engine = project.engine;
       try {
         const entries = await engine.metastore.listTables({
           ...(options.catalog === undefined ? {} : { catalog: options.catalog }),
@@ -80,7 +81,7 @@ Examples:
           if (t.error !== undefined) process.stderr.write(`warning: ${t.name}: ${t.error}\n`);
         }
       } finally {
-        await engine.close();
+        await project.close();
       }
     });
 }

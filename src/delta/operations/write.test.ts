@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readSnapshotRows } from '../../../test/protocol-validator.js';
 import { isLarderError, type LarderError } from '../../errors.js';
+import { DeltaTable } from '../delta-table.js';
 import { loadSnapshot } from '../log/replay.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
@@ -326,5 +327,78 @@ describe('writeTable', () => {
     const again = await writeTable(first.table, 'SELECT 1 AS id', { appTransaction: app });
     expect(again.table.version).toBe(1);
     expect(again.metrics.numOutputRows).toBe(0);
+  });
+
+  it("replaces the schema with the input's on an overwrite with overwriteSchema, in the one commit", async () => {
+    const first = await writeTable(
+      v0,
+      `SELECT 1 AS id, 2.5 AS amount, DATE '2024-01-01' AS day, TIMESTAMPTZ '2024-01-01 00:00:00+00' AS ts, 'FR' AS country`,
+    );
+    // amount goes, label is new, day becomes a string (which does not convert to a date).
+    const { table } = await writeTable(
+      first.table,
+      `SELECT 'x' AS label, 7 AS id, 'FR' AS country, 'soon' AS day`,
+      {
+        mode: 'overwrite',
+        overwriteSchema: true,
+      },
+    );
+    expect(table.version).toBe(2);
+    expect(table.schema.fields.map((f) => [f.name, f.type, f.nullable])).toEqual([
+      ['id', 'long', false],
+      ['country', 'string', true],
+      ['day', 'string', true],
+      ['label', 'string', true],
+    ]);
+    expect(table.partitionColumns).toEqual(['country']);
+    expect(await readSnapshotRows(table)).toEqual([{ id: '7', country: 'FR', day: 'soon', label: 'x' }]);
+    const actions = (await readFile(join(root, '_delta_log', commitFileName(2)), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => Object.keys(JSON.parse(l))[0]);
+    expect(actions.filter((a) => a === 'metaData')).toHaveLength(1);
+    expect(actions).toContain('remove');
+    // The old version still reads with its own schema.
+    const v1 = await loadSnapshot(new LocalLogStore(root), { version: 1 });
+    expect(v1.schema.fields.map((f) => f.name)).toEqual(['id', 'amount', 'day', 'ts', 'country']);
+  });
+
+  it('refuses overwriteSchema without overwrite, and an input without a partition column, writing nothing', async () => {
+    const append = (await writeTable(v0, 'SELECT 1 AS id', { overwriteSchema: true }).catch(
+      (e: unknown) => e,
+    )) as LarderError;
+    expect(isLarderError(append, 'INVALID_ARGUMENT')).toBe(true);
+    const partition = (await writeTable(v0, 'SELECT 1 AS id', {
+      mode: 'overwrite',
+      overwriteSchema: true,
+    }).catch((e: unknown) => e)) as LarderError;
+    expect(isLarderError(partition, 'SCHEMA_MISMATCH')).toBe(true);
+    expect(partition.message).toMatch(/would drop its partition column "country"/);
+    expect(await dataFiles(root)).toEqual([]);
+    expect((await loadSnapshot(new LocalLogStore(root))).version).toBe(0);
+  });
+
+  it('keeps column-mapping ids of kept columns and gives new columns new ones under overwriteSchema', async () => {
+    const mapped = (
+      await createTable(join(dir, 'm'), {
+        schema: [
+          { name: 'id', type: 'long' },
+          { name: 'a', type: 'string' },
+          { name: 'b', type: 'string' },
+        ],
+        properties: { 'delta.columnMapping.mode': 'name' },
+      })
+    ).table;
+    const idOf = (s: Snapshot, name: string) =>
+      s.schema.fields.find((f) => f.name === name)?.metadata['delta.columnMapping.id'];
+    const { table } = await writeTable(mapped, `SELECT 1 AS id, 'x' AS c`, {
+      mode: 'overwrite',
+      overwriteSchema: true,
+    });
+    expect(table.schema.fields.map((f) => f.name)).toEqual(['id', 'c']);
+    expect(idOf(table, 'id')).toBe(idOf(mapped, 'id'));
+    expect(idOf(table, 'c')).toBe(4);
+    expect(table.properties['delta.columnMapping.maxColumnId']).toBe('4');
+    expect(await (await DeltaTable.open(join(dir, 'm'))).toRows()).toEqual([{ id: '1', c: 'x' }]);
   });
 });

@@ -13,11 +13,21 @@
  * - `domainMetadata` given with the write lands in the same commit (the
  *   protocol gains the `domainMetadata` writer feature if it lacks it): a
  *   pipeline's watermark advances exactly when its data commits.
+ * - An overwrite with `overwriteSchema` replaces the schema in its own
+ *   commit (Delta's `overwriteSchema`): the table then has exactly the
+ *   input's columns; partition and clustering columns stay and must be in
+ *   the input.
  */
 import { connect } from '../../duckdb/duckdb.js';
 import { LarderError } from '../../errors.js';
 import type { Action, DomainMetadata, Metadata, Protocol, Remove } from '../log/actions.js';
-import { type DataType, type StructType, serializeSchema } from '../log/schema.js';
+import {
+  type DataType,
+  fromDuckDBType,
+  type StructField,
+  type StructType,
+  serializeSchema,
+} from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
@@ -25,11 +35,12 @@ import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
 import { assertWritable, writerFeatures } from '../transaction/writer-protocol.js';
 import { autoCompact, autoCompactEnabled, optimizedWrite, optimizeWriteEnabled } from './auto-optimize.js';
+import { clusteringColumns } from './clustering.js';
 import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import type { OptimizeMetrics } from './optimize.js';
 import { upgradedProtocol as unionProtocol } from './protocol-upgrade.js';
-import { reconcileSchema } from './schema-reconcile.js';
+import { canWrite, type InputColumn, reconcileSchema } from './schema-reconcile.js';
 import { writeDataFiles } from './write-files.js';
 import { prepareSource, type WriteSource } from './write-source.js';
 
@@ -38,6 +49,16 @@ export interface WriteOptions {
   readonly mode?: 'append' | 'overwrite';
   /** Add input columns the table lacks to its schema. */
   readonly mergeSchema?: boolean;
+  /**
+   * Overwrite only (Delta's `overwriteSchema`): the schema becomes the
+   * input's, in the same commit as the rows. Table columns the input lacks
+   * are dropped; input columns the table lacks are added (nullable); a kept
+   * column keeps its definition (nullability, comment, column-mapping id)
+   * and its type when the input's converts to it safely, else takes the
+   * input's type. Partition columns are kept and, like clustering columns,
+   * must be in the input (`SCHEMA_MISMATCH` otherwise).
+   */
+  readonly overwriteSchema?: boolean;
   /** Free text stored in `commitInfo.userMetadata`. */
   readonly userMetadata?: string;
   /** Unpartitioned writes start a new file past this many bytes. */
@@ -113,6 +134,12 @@ export async function writeTable(
       },
     );
   }
+  if (options.overwriteSchema && mode !== 'overwrite') {
+    throw new LarderError('INVALID_ARGUMENT', `overwriteSchema needs mode "overwrite" (table ${table})`, {
+      table,
+      hint: 'an append can only add columns: use mergeSchema',
+    });
+  }
   const domains = checkedDomainMetadata(options.domainMetadata, table);
   const app = options.appTransaction;
   if (app && (snapshot.txns.get(app.appId)?.version ?? -1) >= app.version) {
@@ -121,19 +148,26 @@ export async function writeTable(
 
   const connection = await connect();
   try {
+    const replaceSchema = options.overwriteSchema === true;
     const input = await prepareSource(connection, source, snapshot.schema, {
       table,
-      mergeSchema: options.mergeSchema,
+      mergeSchema: options.mergeSchema || replaceSchema,
     });
     try {
       const mapping = snapshot.columnMappingMode;
-      const reconciled = reconcileSchema(snapshot.schema, input.columns, {
-        table,
-        mergeSchema: options.mergeSchema,
-        columnMappingMode: mapping,
-        maxColumnId: Number(snapshot.properties['delta.columnMapping.maxColumnId'] ?? 0),
-      });
-      const schemaChanged = reconciled.addedColumns.length > 0;
+      const reconciled = reconcileSchema(
+        replaceSchema ? overwrittenSchema(snapshot, input.columns, table) : snapshot.schema,
+        input.columns,
+        {
+          table,
+          mergeSchema: options.mergeSchema || replaceSchema,
+          columnMappingMode: mapping,
+          maxColumnId: Number(snapshot.properties['delta.columnMapping.maxColumnId'] ?? 0),
+        },
+      );
+      const schemaChanged = replaceSchema
+        ? serializeSchema(reconciled.schema) !== serializeSchema(snapshot.schema)
+        : reconciled.addedColumns.length > 0;
       let sourceSql = `SELECT ${reconciled.projection} FROM (${input.sql}\n) AS __larder_input`;
       let targetFileSize = options.targetFileSize;
       if (optimizeWriteEnabled(snapshot, options.optimizeWrite)) {
@@ -241,6 +275,60 @@ export async function writeTable(
   } finally {
     connection.closeSync();
   }
+}
+
+/**
+ * The schema an `overwriteSchema` write starts from: the table's columns the
+ * input keeps, in the input's order (each with its definition; the input's
+ * type when it does not convert safely to the column's). `reconcileSchema`
+ * then appends the input's new columns. Refuses to drop a partition or
+ * clustering column.
+ */
+function overwrittenSchema(snapshot: Snapshot, input: readonly InputColumn[], table: string): StructType {
+  const fields: StructField[] = [];
+  for (const column of input) {
+    const field =
+      snapshot.schema.fields.find((f) => f.name === column.name) ??
+      snapshot.schema.fields.find((f) => f.name.toLowerCase() === column.name.toLowerCase());
+    if (!field || fields.includes(field)) continue;
+    const inputType = fromDuckDBType(column.duckType, column.name);
+    if (field.type !== 'void' && canWrite(inputType, field.type)) {
+      fields.push(field);
+      continue;
+    }
+    if (typeof inputType !== 'string' && snapshot.columnMappingMode !== 'none') {
+      throw new LarderError(
+        'UNSUPPORTED_FEATURE',
+        `column "${field.name}" of ${table} would become nested; Larder changes column-mapped columns only to primitive types`,
+        { table, column: field.name, feature: 'columnMapping' },
+      );
+    }
+    fields.push({ ...field, type: inputType });
+  }
+  const kept = new Set(fields.map((f) => f.name));
+  const required: [string, readonly string[]][] = [
+    ['partition', snapshot.partitionColumns],
+    ['clustering', clusteringColumns(snapshot)],
+  ];
+  for (const [kind, columns] of required) {
+    for (const name of columns) {
+      if (!kept.has(name)) {
+        throw new LarderError(
+          'SCHEMA_MISMATCH',
+          `overwriting the schema of ${table} would drop its ${kind} column "${name}"; the input must have it`,
+          {
+            table,
+            column: name,
+            hint:
+              kind === 'partition'
+                ? 'add the column to the input; a table changes its partitioning only when recreated'
+                : 'add the column to the input, or change the clustering columns first',
+          },
+        );
+      }
+    }
+  }
+  return { type: 'struct', fields };
 }
 
 /**

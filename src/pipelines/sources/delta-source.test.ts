@@ -140,7 +140,8 @@ describe('delta sources', () => {
     expect((await source.read()).rows).toBe(6);
   });
 
-  it('fails with SOURCE_NOT_FOUND naming the source for a missing folder or table', async () => {
+  it('fails with SOURCE_NOT_FOUND naming the source for a missing folder or table, in one clean sentence', async () => {
+    const messages: string[] = [];
     for (const config of [
       { type: 'delta', path: 'data/nothing' },
       { type: 'delta', table: 'ml.raw.nothing' },
@@ -149,8 +150,13 @@ describe('delta sources', () => {
         (e: unknown) => e,
       );
       expect(isLarderError(error, 'SOURCE_NOT_FOUND')).toBe(true);
-      expect((error as Error).message).toMatch(/source "gone"/);
+      messages.push((error as Error).message);
     }
+    // One hint, in parentheses that hold none of their own.
+    expect(messages).toEqual([
+      `source "gone": no Delta table at ${join(dir, 'data/nothing')} (check the path; it is relative to the project folder)`,
+      'source "gone": table ml.raw.nothing is not in the catalog (create or register the table, or fix the source in larder.config.ts)',
+    ]);
   });
 
   it('names the source and column when a change or key column does not exist', async () => {

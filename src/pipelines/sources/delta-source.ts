@@ -5,7 +5,8 @@
  * Invariants: the snapshot is taken once, when the source is bound, and
  * every read of the run plans its scan over that snapshot's files, so all
  * reads see one version. Files are pruned by statistics (the change
- * column's range for changed rows, the key values for a small key set);
+ * column's range for changed rows; for a key set, each key column's values
+ * or range, `delta/scan/key-pruning.ts`);
  * rows are then filtered exactly in SQL, so pruning never changes a result.
  */
 import { resolve } from 'node:path';
@@ -14,17 +15,15 @@ import { DeltaTable } from '../../delta/delta-table.js';
 import type { DataType } from '../../delta/log/schema.js';
 import { toDuckDBType } from '../../delta/log/schema.js';
 import type { Snapshot } from '../../delta/log/snapshot.js';
+import { filesForKeys, readKeyBounds } from '../../delta/scan/key-pruning.js';
 import type { Literal, Predicate } from '../../delta/scan/predicate.js';
 import { filePruner, pruneContext } from '../../delta/scan/prune.js';
 import { planScan } from '../../delta/scan/scan.js';
-import { sqlIdent, sqlString } from '../../duckdb/duckdb.js';
+import { sharedConnection, sqlIdent, sqlString } from '../../duckdb/duckdb.js';
 import type { Engine } from '../../engine/engine.js';
 import { isLarderError, LarderError } from '../../errors.js';
 import type { BoundSource, SourceColumn, SourceRead, SourceReadOptions } from './bound-source.js';
 import { keySemiJoin } from './key-semi-join.js';
-
-/** Up to this many keys, a single-column key set prunes files by value. */
-const PRUNE_KEY_LIMIT = 2000;
 
 /**
  * Bind a Delta source: open its latest snapshot.
@@ -47,7 +46,9 @@ export async function bindDeltaSource(
       what = `delta table ${entry.fullName}`;
     } catch (error) {
       if (!isLarderError(error, 'TABLE_NOT_FOUND')) throw error;
-      throw new LarderError('SOURCE_NOT_FOUND', `source "${name}": ${error.message}`, {
+      // The catalog's own hint (SHOW TABLES) is replaced by one about the config.
+      const table = typeof error.context.table === 'string' ? error.context.table : config.table;
+      throw new LarderError('SOURCE_NOT_FOUND', `source "${name}": table ${table} is not in the catalog`, {
         source: name,
         table: config.table,
         cause: error,
@@ -64,7 +65,7 @@ export async function bindDeltaSource(
         source: name,
         file: path,
         cause: error,
-        hint: 'check the path (relative to the project folder)',
+        hint: 'check the path; it is relative to the project folder',
       });
     }
     what = `delta table at ${path}`;
@@ -113,24 +114,26 @@ class DeltaBoundSource implements BoundSource {
         });
       }
     }
+    let files = snapshot.files;
     const keys = options.keys;
     if (keys) {
       for (const key of keys.columns) this.#field(key, 'key column');
-      if (keys.columns.length === 1 && keys.count <= PRUNE_KEY_LIMIT && keys.count > 0) {
-        const field = this.#field(keys.columns[0]!, 'key column');
-        const values = (await keys.values()).map((v) => literal(field.type, v[0]!));
-        conditions.push({ kind: 'in', column: field.name, values });
-      }
+      // The keys' values (or range) per column; files whose statistics exclude them are skipped.
+      const bounds = await readKeyBounds(
+        await sharedConnection(),
+        `SELECT * FROM ${keys.table}`,
+        keys.columns.map((name) => ({ name })),
+      );
+      files = filesForKeys(snapshot, bounds);
     }
-    const files =
-      conditions.length === 0
-        ? snapshot.files
-        : snapshot.files.filter(
-            filePruner(
-              conditions.length === 1 ? conditions[0]! : { kind: 'and', children: conditions },
-              pruneContext(snapshot),
-            ),
-          );
+    if (conditions.length > 0) {
+      files = files.filter(
+        filePruner(
+          conditions.length === 1 ? conditions[0]! : { kind: 'and', children: conditions },
+          pruneContext(snapshot),
+        ),
+      );
+    }
     const plan = await planScan(snapshot, { files });
     let sql = plan.sql;
     if (filters.length > 0) sql = `SELECT * FROM (${sql}) AS __larder_s WHERE ${filters.join(' AND ')}`;

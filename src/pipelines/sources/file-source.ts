@@ -43,7 +43,7 @@ export async function bindFileSource(
       {
         source: name,
         file: path,
-        hint: 'check the path (relative to the project folder)',
+        hint: 'check the path; it is relative to the project folder',
       },
     );
   }

@@ -322,7 +322,7 @@ function pgError(source: string, table: string, error: unknown): LarderError {
         source,
         table,
         cause: error,
-        hint: 'check the table name (schema.table) and the database of the url',
+        hint: 'check the table name, written schema.table, and the database of the url',
       },
     );
   }
