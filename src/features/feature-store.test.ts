@@ -1,8 +1,9 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromArrays } from 'apache-arrow';
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { validateTableLog } from '../../test/protocol-validator.js';
 import { DeltaTable } from '../delta/delta-table.js';
 import { isLarderError, type LarderError } from '../errors.js';
 import { FeatureStore } from './feature-store.js';
@@ -261,6 +262,31 @@ describe('createTable', () => {
     });
     const snapshot = (await DeltaTable.open(clustered.location)).snapshot;
     expect(snapshot.domainMetadata.get('delta.clustering')?.configuration).toContain('id');
+  });
+
+  it('creates a clustered table in one commit, its rows in the next', async () => {
+    const empty = await fs.createTable({
+      name: 'ml.f.clustered',
+      primaryKeys: ['id'],
+      schema: { id: 'long', v: 'double' },
+      clusterBy: ['id'],
+    });
+    expect(empty.version).toBe(0);
+    const history = await (await DeltaTable.open(empty.location)).history();
+    expect(history.map((h) => h.operation)).toEqual(['CREATE TABLE']);
+    expect(history[0]?.operationParameters.clusterBy).toBe('["id"]');
+    const v0 = (await DeltaTable.open(empty.location, { version: 0 })).snapshot;
+    expect(v0.domainMetadata.get('delta.clustering')?.configuration).toContain('id');
+
+    const filled = await fs.createTable({
+      name: 'ml.f.filled',
+      primaryKeys: ['id'],
+      df: [{ id: 1n, v: 0.5 }],
+      clusterBy: ['id'],
+    });
+    expect(filled.version).toBe(1);
+    const operations = (await (await DeltaTable.open(filled.location)).history()).map((h) => h.operation);
+    expect(operations).toEqual(['WRITE', 'CREATE TABLE']);
   });
 });
 
@@ -555,6 +581,79 @@ describe('writeTable', () => {
     const read = (await fs.readTable('ml.f.t')).toArray().map((r) => r.toJSON());
     expect(read).toHaveLength(40);
     expect(read.filter((r) => r.v === 1).length).toBe(20);
+  });
+
+  it('lets exactly one of two concurrent appends of the same new key land; the other fails with DUPLICATE_KEY', async () => {
+    const table = await fs.createTable({
+      name: 'ml.f.t',
+      primaryKeys: 'id',
+      schema: { id: 'long', v: 'integer' },
+      df: [{ id: 1n, v: 0 }],
+    });
+    const other = await FeatureStore.open({ projectDir: dir });
+    try {
+      for (const [round, key] of [7n, 8n, 9n].entries()) {
+        const outcomes = await Promise.allSettled(
+          [fs, other].map((store, w) =>
+            store.writeTable({ name: 'ml.f.t', df: [{ id: key, v: w }], mode: 'append' }),
+          ),
+        );
+        const landed = outcomes.filter((o) => o.status === 'fulfilled');
+        const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as LarderError] : []));
+        expect(landed, `round ${round}`).toHaveLength(1);
+        expect(failed.map((e) => e.code)).toEqual(['DUPLICATE_KEY']);
+        expect(failed[0]?.message).toContain(`id=${key}`);
+        const rows = (await fs.readTable({ name: table, where: `id = ${key}` })).toArray();
+        expect(rows, `one row for key ${key}`).toHaveLength(1);
+      }
+      const history = await (await DeltaTable.open(table.location)).history();
+      expect(history.filter((h) => h.operation === 'WRITE')).toHaveLength(4);
+      expect(history[0]).toMatchObject({ operation: 'WRITE', isBlindAppend: false });
+      expect((await fs.readTable(table)).numRows).toBe(4);
+      expect(await validateTableLog(table.location)).toEqual([]);
+      const parquet = (await readdir(table.location, { recursive: true })).filter((f) =>
+        f.endsWith('.parquet'),
+      );
+      expect(parquet, 'the losing appends leave no data file behind').toHaveLength(4);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('lands both of two concurrent appends of different keys, and of new times of one entity', async () => {
+    const table = await fs.createTable({
+      name: 'ml.f.t',
+      primaryKeys: 'id',
+      schema: { id: 'long', v: 'integer' },
+      df: [{ id: 1n, v: 0 }],
+    });
+    const daily = await fs.createTable({
+      name: 'ml.f.daily',
+      primaryKeys: 'id',
+      timeseriesColumn: 'day',
+      schema: { id: 'long', day: 'date', n: 'integer' },
+    });
+    const other = await FeatureStore.open({ projectDir: dir });
+    try {
+      const results = await Promise.all(
+        [fs, other].map((store, w) =>
+          store.writeTable({ name: 'ml.f.t', df: [{ id: BigInt(10 + w), v: w }], mode: 'append' }),
+        ),
+      );
+      expect(results.map((r) => r.version).sort()).toEqual([2, 3]);
+      const ids = (await fs.readTable(table)).toArray().map((r) => r.id);
+      expect(ids.sort()).toEqual([1n, 10n, 11n]);
+
+      const days = await Promise.all(
+        ['2024-01-01', '2024-01-02'].map((day, w) =>
+          [fs, other][w]!.writeTable({ name: daily, df: [{ id: 1n, day, n: w }], mode: 'append' }),
+        ),
+      );
+      expect(days.map((r) => r.version).sort()).toEqual([1, 2]);
+      expect((await fs.readTable(daily)).numRows).toBe(2);
+    } finally {
+      await other.close();
+    }
   });
 
   it('fails with TABLE_NOT_FOUND and NOT_A_FEATURE_TABLE', async () => {

@@ -19,6 +19,11 @@
  *   commit; a write that fails leaves the schema and the catalog as they were;
  * - a merge that loses a race with another commit is re-run on the new
  *   version (the same staged rows, so the same upsert), up to three times;
+ * - an append declares the keys it checked (a non-blind Delta append with
+ *   the keys' predicate): a concurrent commit adding files that may hold one
+ *   of them makes it conflict, and it is re-run on the new version (keys
+ *   checked again, so a key another writer just added is `DUPLICATE_KEY`),
+ *   up to three times;
  * - reads and writes go through the engine, so SQL DataFrames may use Larder
  *   names and time travel, and every table is read at one snapshot.
  */
@@ -40,8 +45,12 @@ import type { Snapshot } from '../delta/log/snapshot.js';
 import { type ColumnSpec, normalizeSchema } from '../delta/operations/create.js';
 import type { MergeMetrics } from '../delta/operations/merge.js';
 import { reconcileSchema } from '../delta/operations/schema-reconcile.js';
-import type { WriteMetrics } from '../delta/operations/write.js';
-import { filesForKeys, readKeyBounds } from '../delta/scan/key-pruning.js';
+import {
+  type WriteMetrics,
+  type WriteReadFootprint,
+  writeTable as writeDelta,
+} from '../delta/operations/write.js';
+import { filesForKeys, keyPredicate, readKeyBounds } from '../delta/scan/key-pruning.js';
 import { planScan } from '../delta/scan/scan.js';
 import { queryJson, sqlIdent, sqlString } from '../duckdb/duckdb.js';
 import { Engine } from '../engine/engine.js';
@@ -214,7 +223,8 @@ export class FeatureStore {
   /**
    * Create a feature table: a Delta table (key columns NOT NULL, partitioned
    * and clustered as asked) registered in the catalog, with `df` written to
-   * it. All or nothing.
+   * it. All or nothing. The table's version 0 holds its schema, partitioning
+   * and clustering (one commit); the rows of `df` are version 1.
    *
    * @example
    * await fs.createTable({
@@ -338,8 +348,8 @@ export class FeatureStore {
           name: full,
           ...(options.description !== undefined ? { description: options.description } : {}),
           managed,
+          ...(definition.clusterBy.length > 0 ? { clusterBy: definition.clusterBy } : {}),
         });
-        if (definition.clusterBy.length > 0) await delta.clusterBy(definition.clusterBy);
         if (staged) await delta.append(staged.sql);
       } catch (error) {
         await this.metastore.dropTable(name).catch(() => undefined);
@@ -379,34 +389,57 @@ export class FeatureStore {
     try {
       const keys = keyColumns(staged.columns, feature.primaryKeys, full);
       await assertKeys(this.engine.connection, staged.sql, keys, full);
-      const { addedColumns } = reconcileSchema(snapshot.schema, staged.columns, {
-        table: full,
-        mergeSchema: true,
-      });
-      // An append must not bring a key the table has: the table would hold it twice.
-      if (mode === 'append') await assertNewKeys(this.engine, snapshot, staged.sql, keys, full);
       const userMetadata = options.userMetadata !== undefined ? { userMetadata: options.userMetadata } : {};
       const domainMetadata =
         options.domainMetadata !== undefined ? { domainMetadata: options.domainMetadata } : {};
-      let result: { table: { version: number; schema: StructType }; metrics: MergeMetrics | WriteMetrics };
+      type Written = {
+        table: { version: number; schema: StructType };
+        metrics: MergeMetrics | WriteMetrics;
+        addedColumns: readonly string[];
+      };
+      let result: Written;
       if (mode === 'append') {
-        result = await table.append(staged.sql, {
-          mergeSchema: addedColumns.length > 0,
-          ...userMetadata,
-          ...domainMetadata,
-        });
+        // An append must not bring a key the table has: the table would hold it
+        // twice. The append declares the keys it checked, so a concurrent commit
+        // that may add one of them fails it; the retry checks the keys again.
+        let attempts = 0;
+        const append = async (): Promise<Written> => {
+          const read = attempts++ === 0 ? snapshot : (await table.refresh()).snapshot;
+          const { addedColumns } = reconcileSchema(read.schema, staged.columns, {
+            table: full,
+            mergeSchema: true,
+          });
+          const readFootprint = await assertNewKeys(this.engine, read, staged.sql, keys, full);
+          const written = await writeDelta(read, staged.sql, {
+            mode: 'append',
+            mergeSchema: addedColumns.length > 0,
+            readFootprint,
+            store: table.store,
+            ...userMetadata,
+            ...domainMetadata,
+          });
+          return { ...written, addedColumns };
+        };
+        result = await retryConflicts(append);
       } else {
+        const { addedColumns } = reconcileSchema(snapshot.schema, staged.columns, {
+          table: full,
+          mergeSchema: true,
+        });
         // New columns go into the merge's own commit (a retry re-reads the schema).
-        const merge = () =>
-          table.merge({
+        const merge = async (): Promise<Written> => ({
+          ...(await table.merge({
             source: staged.sql,
             on: feature.primaryKeys,
             mergeSchema: true,
             ...userMetadata,
             ...domainMetadata,
-          });
+          })),
+          addedColumns,
+        });
         result = await retryConflicts(merge);
       }
+      const { addedColumns } = result;
       if (addedColumns.length > 0) await this.#recordFeatures(entry, feature, result.table.schema);
       return { version: result.table.version, mode, metrics: result.metrics, addedColumns };
     } finally {
@@ -619,19 +652,20 @@ export class FeatureStore {
   }
 }
 
-/** Attempts of a merge that loses a race with concurrent commits (it re-reads and re-merges the same rows). */
-const MERGE_ATTEMPTS = 3;
+/** Attempts of a write that loses a race with concurrent commits (it re-reads and writes the same rows). */
+const WRITE_ATTEMPTS = 3;
 
 /**
  * Run `operation` again when it fails with `CONCURRENT_MODIFICATION`: an
- * upsert of staged rows is the same request against the newer version.
+ * upsert of staged rows is the same request against the newer version, and
+ * an append re-checks its keys against it.
  */
 async function retryConflicts<T>(operation: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation();
     } catch (error) {
-      if (attempt >= MERGE_ATTEMPTS || !isLarderError(error, 'CONCURRENT_MODIFICATION')) throw error;
+      if (attempt >= WRITE_ATTEMPTS || !isLarderError(error, 'CONCURRENT_MODIFICATION')) throw error;
     }
   }
 }
@@ -641,7 +675,9 @@ async function retryConflicts<T>(operation: () => Promise<T>): Promise<T> {
  * columns, in primary-key order) is already a key of the table at
  * `snapshot`. Cheap: only the table's key columns are read, from the files
  * whose statistics admit the staged keys' values (or range), semi-joined
- * with the staged keys.
+ * with the staged keys. Returns what the check read (the keys' pruning
+ * predicate and the files it kept), for the append to declare: a concurrent
+ * commit adding files that may hold one of the keys then conflicts with it.
  */
 async function assertNewKeys(
   engine: Engine,
@@ -649,17 +685,23 @@ async function assertNewKeys(
   stagedSql: string,
   keys: readonly string[],
   table: string,
-): Promise<void> {
-  if (snapshot.files.length === 0) return;
+): Promise<WriteReadFootprint> {
   const fields = keys.map((key) =>
     snapshot.schema.fields.find((f) => f.name.toLowerCase() === key.toLowerCase()),
   );
-  // A key column the table lacks holds no value yet: no row of the table can share the key.
-  if (fields.some((f) => f === undefined)) return;
+  // A key column the table lacks holds no value yet: no row of the table can
+  // share the key (a commit adding the column changes the metadata: a conflict).
+  if (fields.some((f) => f === undefined)) return { version: snapshot.version, predicate: 'all', files: [] };
   const columns = fields.map((f, i) => ({ name: keys[i]!, column: f!.name, cast: toDuckDBType(f!.type) }));
   const bounds = await readKeyBounds(engine.connection, stagedSql, columns);
+  const predicate = keyPredicate(snapshot, bounds) ?? 'all';
   const files = filesForKeys(snapshot, bounds);
-  if (files.length === 0) return;
+  const footprint: WriteReadFootprint = {
+    version: snapshot.version,
+    predicate,
+    files: files.map((f) => f.path),
+  };
+  if (files.length === 0) return footprint;
   const scan = await planScan(snapshot, { files, columns: fields.map((f) => f!.name) });
   const on = columns
     .map((c) => `__t.${sqlIdent(c.column)} = TRY_CAST(__s.${sqlIdent(c.name)} AS ${c.cast})`)
@@ -670,7 +712,7 @@ async function assertNewKeys(
        FROM (${scan.sql}) AS __t SEMI JOIN (${stagedSql}) AS __s ON ${on} LIMIT 1`,
     `checking the df's keys against ${table}`,
   );
-  if (!row) return;
+  if (!row) return footprint;
   const sample = columns.map((c, i) => `${c.column}=${String(row[`k${i}`])}`).join(', ');
   throw new LarderError(
     'DUPLICATE_KEY',

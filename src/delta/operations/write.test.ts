@@ -265,6 +265,61 @@ describe('writeTable', () => {
     expect(await dataFiles(root), 'the losing overwrite deletes its files').toEqual(filesBefore);
   });
 
+  it('commits an append with a read footprint as a non-blind append that fails when a concurrent commit added rows its read may match', async () => {
+    const keyRead = (id: string) => ({
+      version: 0,
+      predicate: { kind: 'in', column: 'id', values: [id] } as const,
+      files: [],
+    });
+    await writeTable(v0, "SELECT 7 AS id, 'FR' AS country");
+    const filesBefore = await dataFiles(root);
+    const error = await writeTable(v0, "SELECT 7 AS id, 'DE' AS country", {
+      readFootprint: keyRead('7'),
+    }).catch((e: unknown) => e);
+    expect(isLarderError(error, 'CONCURRENT_MODIFICATION')).toBe(true);
+    expect((error as LarderError).message).toContain("this transaction's read would have seen");
+    expect(await dataFiles(root), 'the losing append deletes its files').toEqual(filesBefore);
+
+    // A key the concurrent file's stats exclude: the append lands after it.
+    const { table } = await writeTable(v0, "SELECT 8 AS id, 'FR' AS country", {
+      readFootprint: keyRead('8'),
+    });
+    expect(table.version).toBe(2);
+    const commitInfo = JSON.parse(
+      (await readFile(join(root, '_delta_log', commitFileName(2)), 'utf8')).split('\n')[0]!,
+    ).commitInfo;
+    expect(commitInfo).toMatchObject({
+      isBlindAppend: false,
+      readVersion: 0,
+      isolationLevel: 'Serializable',
+    });
+    expect(sortedById(await readSnapshotRows(table)).map((r) => r.id)).toEqual(['7', '8']);
+
+    // Reading everything conflicts with any concurrent data change.
+    const all = await writeTable(table, 'SELECT 9 AS id');
+    const everything = await writeTable(table, 'SELECT 10 AS id', {
+      readFootprint: { version: table.version, predicate: 'all' },
+    }).catch((e: unknown) => e);
+    expect(isLarderError(everything, 'CONCURRENT_MODIFICATION')).toBe(true);
+    expect((await loadSnapshot(new LocalLogStore(root))).version).toBe(all.table.version);
+  });
+
+  it('fails an append whose read footprint is of an older version, and refuses one of a newer version', async () => {
+    const { table: v1 } = await writeTable(v0, 'SELECT 1 AS id');
+    const predicate = { kind: 'in', column: 'id', values: ['2'] } as const;
+    const stale = await writeTable(v1, 'SELECT 2 AS id', { readFootprint: { version: 0, predicate } }).catch(
+      (e: unknown) => e,
+    );
+    expect(isLarderError(stale, 'CONCURRENT_MODIFICATION')).toBe(true);
+    expect((stale as LarderError).message).toContain('read version 0');
+    const future = await writeTable(v1, 'SELECT 2 AS id', { readFootprint: { version: 5, predicate } }).catch(
+      (e: unknown) => e,
+    );
+    expect(isLarderError(future, 'INVALID_ARGUMENT')).toBe(true);
+    expect((await loadSnapshot(new LocalLogStore(root))).version).toBe(1);
+    expect(await dataFiles(root)).toHaveLength(1);
+  });
+
   it('commits domain metadata with the rows, enabling the domainMetadata writer feature', async () => {
     const domain = { domain: 'larder.pipeline.p', configuration: '{"watermarks":{"s":"5"}}', removed: false };
     const { table } = await writeTable(v0, 'SELECT 1 AS id', { domainMetadata: [domain] });

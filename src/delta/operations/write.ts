@@ -6,7 +6,12 @@
  *   before any file is written; a mismatch leaves the table and its folder
  *   untouched.
  * - An append is a blind append: it reads nothing, so concurrent commits
- *   never make it fail (unless they change the metadata or protocol).
+ *   never make it fail (unless they change the metadata or protocol) —
+ *   unless it declares what its writer read (`readFootprint`, e.g. the check
+ *   that its keys are new): then it is not blind (`isBlindAppend: false`),
+ *   and a concurrent commit adding or removing files the read may have seen
+ *   makes it fail with `CONCURRENT_MODIFICATION` (Serializable), so the
+ *   writer re-reads and decides again.
  * - An overwrite removes every file of the version it read and conflicts
  *   with any concurrent data change (Serializable).
  * - Files written by a write that fails before its commit lands are deleted.
@@ -29,6 +34,7 @@ import {
   serializeSchema,
 } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
+import type { Predicate } from '../scan/predicate.js';
 import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import type { LogStore } from '../storage/log-store.js';
@@ -88,8 +94,40 @@ export interface WriteOptions {
    * system domains). A concurrent commit of the same domain is a conflict.
    */
   readonly domainMetadata?: readonly DomainMetadata[];
+  /**
+   * What the writer read of the table before this append (e.g. that the
+   * rows' keys are not in it yet). The append then commits as a non-blind
+   * append: a concurrent commit that adds or removes files the read may
+   * have seen (by partition values and stats) fails it with
+   * `CONCURRENT_MODIFICATION`. An overwrite reads the whole table already.
+   */
+  readonly readFootprint?: WriteReadFootprint;
   /** The store to commit through (default: a `LocalLogStore` at the snapshot's root). */
   readonly store?: LogStore;
+}
+
+/**
+ * A read made before a write, as the transaction's conflict check needs it.
+ *
+ * @example
+ * const footprint: WriteReadFootprint = {
+ *   version: snapshot.version,
+ *   predicate: { kind: 'in', column: 'customer_id', values: ['7'] },
+ *   files: candidates.map((f) => f.path),
+ * };
+ * await writeTable(snapshot, rows, { readFootprint: footprint });
+ */
+export interface WriteReadFootprint {
+  /**
+   * The version the read saw. A write starting from a later version fails
+   * with `CONCURRENT_MODIFICATION` (the commits in between were not checked
+   * against the read): read again and retry.
+   */
+  readonly version: number;
+  /** The rows read: those the predicate may select, or `'all'` (a file may match by partition values or stats). */
+  readonly predicate: Predicate | 'all';
+  /** Paths (as in the log) of the files read. */
+  readonly files?: readonly string[];
 }
 
 /** The metrics of a write, named as Spark names them in `commitInfo.operationMetrics`. */
@@ -141,6 +179,8 @@ export async function writeTable(
     });
   }
   const domains = checkedDomainMetadata(options.domainMetadata, table);
+  const footprint = options.readFootprint;
+  if (footprint) checkFootprintVersion(footprint, snapshot, table);
   const app = options.appTransaction;
   if (app && (snapshot.txns.get(app.appId)?.version ?? -1) >= app.version) {
     return { table: snapshot, metrics: emptyMetrics(performance.now() - started) };
@@ -244,8 +284,14 @@ export async function writeTable(
           partitionBy: JSON.stringify(snapshot.partitionColumns),
         },
         operationMetrics: commitMetrics,
-        isBlindAppend: mode === 'append',
-        readPredicate: mode === 'append' ? 'none' : 'all',
+        isBlindAppend: mode === 'append' && !footprint,
+        readPredicate:
+          mode === 'overwrite' || footprint?.predicate === 'all'
+            ? 'all'
+            : footprint
+              ? { partitionFilter: footprint.predicate }
+              : 'none',
+        ...(footprint?.files ? { readFiles: footprint.files } : {}),
         isolationLevel: 'Serializable',
         userMetadata: options.userMetadata,
       }).addActions(...actions);
@@ -275,6 +321,26 @@ export async function writeTable(
   } finally {
     connection.closeSync();
   }
+}
+
+/**
+ * A footprint describes a read of `snapshot` itself: one of an older version
+ * would let the commits in between go unchecked, so it is a conflict.
+ */
+function checkFootprintVersion(footprint: WriteReadFootprint, snapshot: Snapshot, table: string): void {
+  if (footprint.version === snapshot.version) return;
+  if (!Number.isInteger(footprint.version) || footprint.version > snapshot.version) {
+    throw new LarderError(
+      'INVALID_ARGUMENT',
+      `the read footprint of a write to ${table} names version ${footprint.version}, but the write starts from version ${snapshot.version}`,
+      { table, field: 'readFootprint', hint: 'give the version of the snapshot the read was made on' },
+    );
+  }
+  throw new LarderError(
+    'CONCURRENT_MODIFICATION',
+    `table ${table}: the write read version ${footprint.version}, and versions ${footprint.version + 1} to ${snapshot.version} were committed since`,
+    { table, version: snapshot.version, hint: 'read the table again and retry the write' },
+  );
 }
 
 /**
