@@ -56,6 +56,7 @@ export type {
   MergeUpdate,
 } from './delta/operations/merge.js';
 export type { OperationResult } from './delta/operations/operation-result.js';
+export type { WriteOptions, WriteReadFootprint } from './delta/operations/write.js';
 export type { WriteSource } from './delta/operations/write-source.js';
 export type { Predicate } from './delta/scan/predicate.js';
 export { Engine } from './engine/engine.js';

@@ -598,3 +598,24 @@ describe('Engine: the seed’s real-time performance dashboard', () => {
     expect(status.rows).toEqual([]);
   });
 });
+
+describe('Engine: warehouse', () => {
+  it('puts managed tables in the configured warehouse and creates no default one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'larder-engine-warehouse-'));
+    try {
+      const engine = await Engine.open({ projectDir: dir, warehouse: 'lake' });
+      try {
+        expect(engine.warehouseDir).toBe(join(dir, 'lake'));
+        expect(engine.defaultLocation({ catalog: 'ML', schema: 's', table: 'T' })).toBe(
+          join(dir, 'lake', 'ml', 's', 't'),
+        );
+        expect((await readdir(dir)).sort()).toEqual(['.larder', 'lake']);
+        expect(await readdir(join(dir, '.larder'))).not.toContain('warehouse');
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -134,7 +134,7 @@ export class Engine {
     const dataDir = join(projectDir, LARDER_DIR);
     const warehouseDir = resolve(projectDir, options.warehouse ?? join(LARDER_DIR, WAREHOUSE_DIR));
     try {
-      await mkdir(join(dataDir, WAREHOUSE_DIR), { recursive: true });
+      await mkdir(dataDir, { recursive: true });
       await mkdir(warehouseDir, { recursive: true });
     } catch (error) {
       throw new LarderError(
