@@ -4,43 +4,21 @@
  * churn example to a plan that finds nothing to do, with the exit codes and
  * messages of a bad config, and nothing written when one is refused.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteMetastore } from '../src/catalog/sqlite/sqlite-metastore.js';
+import { type LarderRun, runLarder } from './support/run-larder.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
-const launcher = join(repoRoot, 'bin', 'larder.js');
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 let root: string;
 
 /** Run `larder …args` in `cwd` (non-interactive: stdin is a pipe). */
-function larder(cwd: string, args: readonly string[]): Promise<Run> {
-  return new Promise((done, fail) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LARDER_FROM_SOURCE: '1', LARDER_DEBUG: '' };
-    delete env.LARDER_CATALOG_URL;
-    const child = spawn(process.execPath, [launcher, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-    child.stdin.end('');
-  });
+function larder(cwd: string, args: readonly string[]): Promise<LarderRun> {
+  return runLarder(args, { cwd });
 }
 
 async function catalogTables(project: string): Promise<string[]> {

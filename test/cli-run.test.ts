@@ -4,11 +4,11 @@
  * and an incremental pipeline; a first full run, an incremental one, one
  * with nothing to do, a failing one, and the run history they leave.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LarderRun, runLarder } from './support/run-larder.js';
 import {
   appendBatch,
   createSources,
@@ -17,35 +17,10 @@ import {
   PIPELINE_SQL,
 } from './workers/pipeline-workload.js';
 
-const repoRoot = resolve(import.meta.dirname, '..');
-const launcher = join(repoRoot, 'bin', 'larder.js');
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 let cwd: string;
 
-function larder(args: readonly string[]): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [launcher, ...args], {
-      cwd,
-      env: { ...process.env, LARDER_FROM_SOURCE: '1', LARDER_DEBUG: '', LARDER_CATALOG_URL: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+function larder(args: readonly string[]): Promise<LarderRun> {
+  return runLarder(args, { cwd });
 }
 
 const CONFIG = `import { defineConfig } from 'larder/config';

@@ -3,7 +3,6 @@
  * folder, reading the acceptance fixtures through `read_delta`, in each
  * output format, with its exit codes and error messages.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,43 +10,22 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresMetastore } from '../src/catalog/postgres/postgres-metastore.js';
+import { type LarderRun, runLarder } from './support/run-larder.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
-const launcher = join(repoRoot, 'bin', 'larder.js');
 const fixtures = resolve(repoRoot, '../shared/fixtures/delta-acceptance/reader_tests/generated');
 const basicAppend = join(fixtures, 'basic_append', 'delta');
 const basicPartitioned = join(fixtures, 'basic_partitioned', 'delta');
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 let cwd: string;
 
 /** Run `larder …args` in the temporary project folder (no LARDER_CATALOG_URL unless `extraEnv` sets it). */
-function larder(args: readonly string[], input?: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((done, fail) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LARDER_FROM_SOURCE: '1', LARDER_DEBUG: '' };
-    delete env.LARDER_CATALOG_URL;
-    const child = spawn(process.execPath, [launcher, ...args], {
-      cwd,
-      env: { ...env, ...extraEnv },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+function larder(
+  args: readonly string[],
+  input?: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<LarderRun> {
+  return runLarder(args, { cwd, ...(input !== undefined ? { input } : {}), env: extraEnv });
 }
 
 /** Run a statement with `--format json` and parse the output; fails the test on a non-zero exit. */

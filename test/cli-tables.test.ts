@@ -4,11 +4,10 @@
  * catalog and Delta tables this file creates first (a feature table written
  * twice, a plain table, a table whose folder is gone, a view).
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureTableInfo } from '../src/catalog/metastore.js';
@@ -17,15 +16,7 @@ import { SqliteMetastore } from '../src/catalog/sqlite/sqlite-metastore.js';
 import { DeltaTable } from '../src/delta/delta-table.js';
 import { Engine } from '../src/engine/engine.js';
 import { FeatureStore } from '../src/features/feature-store.js';
-
-const repoRoot = resolve(import.meta.dirname, '..');
-const launcher = join(repoRoot, 'bin', 'larder.js');
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import { type LarderRun, runLarder } from './support/run-larder.js';
 
 let projectDir: string;
 let otherDir: string;
@@ -46,26 +37,8 @@ const info: FeatureTableInfo = {
 };
 
 /** Run `larder …args` with `cwd` as working folder (default: an empty folder, so `-C` matters). */
-function larder(args: readonly string[], cwd: string = otherDir): Promise<Run> {
-  return new Promise((done, fail) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LARDER_FROM_SOURCE: '1', LARDER_DEBUG: '' };
-    delete env.LARDER_CATALOG_URL;
-    const child = spawn(process.execPath, [launcher, ...args], {
-      cwd,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+function larder(args: readonly string[], cwd: string = otherDir): Promise<LarderRun> {
+  return runLarder(args, { cwd });
 }
 
 /** Run, expect success with nothing on stderr, and parse stdout as JSON. */

@@ -13,23 +13,17 @@
  * run counts and modes from what the test ran, the durations from each
  * run's own `--json` result and the wall-clock time of its process.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const repoRoot = resolve(import.meta.dirname, '..');
-const launcher = join(repoRoot, 'bin', 'larder.js');
+import { type LarderRun, runLarder } from './support/run-larder.js';
 
 /** The day `days_since_last_transaction` counts to (the pipeline's `as_of` param). */
 const AS_OF = Date.UTC(2024, 6, 1);
 const DAY = 86_400_000;
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
+interface Run extends LarderRun {
   /** Wall-clock seconds of the process. */
   readonly seconds: number;
 }
@@ -37,29 +31,10 @@ interface Run {
 let project: string;
 
 /** Run `larder …args` against the project (`-C`), from a folder that is not the project. */
-function larder(args: readonly string[]): Promise<Run> {
-  return new Promise((done, fail) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LARDER_FROM_SOURCE: '1', LARDER_DEBUG: '' };
-    delete env.LARDER_CATALOG_URL;
-    const started = performance.now();
-    const child = spawn(process.execPath, [launcher, ...args, '-C', project], {
-      cwd: tmpdir(),
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    child.on('error', fail);
-    child.on('close', (code) =>
-      done({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 }),
-    );
-  });
+async function larder(args: readonly string[]): Promise<Run> {
+  const started = performance.now();
+  const run = await runLarder([...args, '-C', project], { cwd: tmpdir() });
+  return { ...run, seconds: (performance.now() - started) / 1000 };
 }
 
 /** `larder sql <script> --format json`: the last statement's rows. */
