@@ -15,7 +15,6 @@ import { isLarderError, type LarderError } from '../src/errors.js';
 import { listRuns } from '../src/pipelines/list-runs.js';
 import { readPipelineState } from '../src/pipelines/pipeline-state.js';
 import { runPipeline } from '../src/pipelines/run-pipeline.js';
-import { spawnPipelineWorker } from './workers/pipeline-spawn.js';
 import {
   appendBatch,
   createSources,
@@ -24,6 +23,7 @@ import {
   PIPELINE,
   workloadConfig,
 } from './workers/pipeline-workload.js';
+import { PIPELINE_WORKER, spawnWorker } from './workers/spawn-worker.js';
 
 const KILLS = Number(process.env.LARDER_PIPELINE_KILLS ?? 6);
 
@@ -105,7 +105,7 @@ describe('failed pipeline runs', () => {
     let lastVersion = -1;
     let checked = 0;
     for (let kill = 0; kill < KILLS; kill++) {
-      const worker = spawnPipelineWorker(['run', dir, String(next)]);
+      const worker = spawnWorker(['run', dir, String(next)], PIPELINE_WORKER);
       await worker.waitFor('ready');
       // Let it get through a run or two, then kill it somewhere inside one.
       await worker.waitFor(`run ${next + (kill % 2)}`);

@@ -1,8 +1,12 @@
-/** Start a `table-worker.ts` process through tsx, with its stdout as lines. */
+/** Start a worker script (default `table-worker.ts`) through tsx, with its stdout as lines. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
-const WORKER = resolve(import.meta.dirname, 'table-worker.ts');
+/** The Delta table worker of the crash and concurrency tests. */
+export const TABLE_WORKER = resolve(import.meta.dirname, 'table-worker.ts');
+
+/** The pipeline worker of the pipeline failure tests. */
+export const PIPELINE_WORKER = resolve(import.meta.dirname, 'pipeline-worker.ts');
 
 export interface WorkerProcess {
   readonly child: ChildProcess;
@@ -14,8 +18,8 @@ export interface WorkerProcess {
   readonly stderr: () => string;
 }
 
-export function spawnWorker(args: readonly string[]): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER, ...args], {
+export function spawnWorker(args: readonly string[], worker: string = TABLE_WORKER): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', worker, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
