@@ -24,7 +24,7 @@ Symbols: + create, ~ update, = unchanged, - remove (only with apply --prune).
 
 Examples:
   $ larder plan
-  $ larder plan -C examples/churn --json`,
+  $ larder plan -C churn-demo --json`,
     )
     .action(async (options: PlanCommandOptions) => {
       const { openCliProject } = await import('../open-cli-project.js');

@@ -43,7 +43,7 @@ Every run, success or failure, adds a row to <catalog>.<schema>.feature_computat
 
 Examples:
   $ larder run customer_features
-  $ larder run customer_features --full -C examples/churn
+  $ larder run customer_features --full -C churn-demo
   $ larder run customer_daily_features --json`,
     )
     .action(async (pipeline: string, options: RunCommandOptions) => {
