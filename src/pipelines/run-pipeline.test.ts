@@ -181,6 +181,33 @@ describe('runPipeline', () => {
     expect(history[0]?.operation).toBe('MERGE');
   });
 
+  it('starts over when a concurrent run commits first, so both runs succeed and the table equals a full run', async () => {
+    await runPipeline({ engine, config: config(), pipeline: 'customer_features' });
+    await transactions.append([{ transaction_id: 4, customer_id: 2, amount: 1, _change_timestamp: ts() }]);
+    await customers.append([{ customer_id: 4, country: 'DE', deleted: false, _change_timestamp: ts() }]);
+    // A second engine on the same project: two processes' worth of state in one test.
+    const other = await Engine.open({ projectDir: dir });
+    try {
+      const runs = await Promise.all([
+        runPipeline({ engine, config: config(), pipeline: 'customer_features' }),
+        runPipeline({ engine: other, config: config(), pipeline: 'customer_features' }),
+      ]);
+      expect(runs.map((r) => r.status)).toEqual(['success', 'success']);
+      // Both read the same version, so the one that committed second started over.
+      expect(runs.map((r) => r.attempts).sort()).toEqual([1, 2]);
+    } finally {
+      await other.close();
+    }
+    expect(await tableRows()).toEqual([
+      { customer_id: '1', country: 'FR', n_tx: '2', total: 15 },
+      { customer_id: '2', country: 'FR', n_tx: '2', total: 8 },
+      { customer_id: '3', country: 'FR', n_tx: '0', total: 0 },
+      { customer_id: '4', country: 'DE', n_tx: '0', total: 0 },
+    ]);
+    const runs = await listRuns({ engine, pipeline: 'customer_features' });
+    expect(runs.map((r) => r.status)).toEqual(['success', 'success', 'success']);
+  });
+
   it('commits nothing when no source row changed, and still records the run', async () => {
     const first = await runPipeline({ engine, config: config(), pipeline: 'customer_features' });
     const second = await runPipeline({ engine, config: config(), pipeline: 'customer_features' });

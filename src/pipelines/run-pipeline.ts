@@ -133,6 +133,8 @@ export interface RunResult {
   readonly rowsPerSecond: number;
   /** The watermarks the table now holds, per change-tracked source. */
   readonly watermarks: Readonly<Record<string, string | null>>;
+  /** How many times the run computed: more than 1 when a concurrent commit made it start over. */
+  readonly attempts: number;
   /** The metrics table the run's row went to. */
   readonly metricsTable: string;
   /** Set when the run's data committed but its metrics row could not be written. */
@@ -152,6 +154,9 @@ interface Computed {
   readonly rowsDeleted: number;
   readonly watermarks: Readonly<Record<string, string | null>>;
 }
+
+/** Runs that lose their commit to a concurrent writer start over, up to this many times in all. */
+const MAX_RUN_ATTEMPTS = 3;
 
 /** The column flagging tombstones in the merge source. */
 const TOMBSTONE = '__larder_tombstone';
@@ -181,19 +186,30 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
 
   const decided: { mode?: 'full' | 'incremental' } = {};
   let computed: Computed;
+  let attempts = 0;
   try {
-    computed = await compute({
-      decided,
-      engine,
-      store,
-      definition,
-      config: options.config,
-      outputName,
-      projectDir: options.projectDir ?? engine.projectDir,
-      full: options.full === true,
-      runId,
-      progress,
-    });
+    for (;;) {
+      attempts++;
+      try {
+        computed = await compute({
+          decided,
+          engine,
+          store,
+          definition,
+          config: options.config,
+          outputName,
+          projectDir: options.projectDir ?? engine.projectDir,
+          full: options.full === true,
+          runId,
+          progress,
+        });
+        break;
+      } catch (error) {
+        // Another writer committed first (a run of the same pipeline, a merge, OPTIMIZE). Data and
+        // watermark commit together, so starting over from the new version is always safe.
+        if (!isLarderError(error, 'CONCURRENT_MODIFICATION') || attempts >= MAX_RUN_ATTEMPTS) throw error;
+      }
+    }
   } catch (error) {
     const cause = error instanceof Error ? error : new Error(String(error));
     progress({ phase: 'metrics' });
@@ -276,6 +292,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     durationSeconds: duration,
     rowsPerSecond,
     watermarks: computed.watermarks,
+    attempts,
     metricsTable,
     ...(metricsError !== undefined ? { metricsError } : {}),
   };
