@@ -147,6 +147,29 @@ export default defineConfig({
     expect(await catalogTables(project)).toEqual(['ml.f.counts', 'ml.f.stats']);
   });
 
+  it('refuses a plan whose pipeline output lacks the primary key, naming file, object and field', async () => {
+    const project = join(root, 'nokey');
+    expect((await larder(root, ['init', 'nokey'])).code).toBe(0);
+    await writeFile(join(project, 'tx.csv'), 'customer_id,amount\n1,2.5\n2,4\n');
+    await writeFile(
+      join(project, 'larder.config.ts'),
+      `export default {
+  sources: { tx: { type: 'csv', path: 'tx.csv' } },
+  entities: { customer: { keys: ['customer_id'] } },
+  featureTables: { 'ml.f.stats': { entity: 'customer' } },
+  pipelines: { stats: { output: 'ml.f.stats', sources: ['tx'], sql: 'SELECT sum(amount)::DOUBLE AS total FROM tx' } },
+};
+`,
+    );
+    const run = await larder(project, ['plan']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('Plan: 1 error; nothing can be applied until it is fixed.');
+    expect(run.stderr).toBe(
+      'error [CONFIG_INVALID]: larder.config.ts: featureTables["ml.f.stats"] › entity: primary key "customer_id" is not a column of the output of pipeline "stats" (columns: total)\n',
+    );
+    expect(await catalogTables(project)).toEqual([]);
+  });
+
   it('scaffolds a minimal config that loads and plans nothing', async () => {
     const init = await larder(root, ['init', 'empty']);
     expect(init.code).toBe(0);
