@@ -317,3 +317,16 @@ export function fieldId(field: StructField): number | undefined {
   const id = field.metadata['delta.columnMapping.id'];
   return typeof id === 'number' ? id : undefined;
 }
+
+/** Whether `type` is, or nests, the primitive type `name` (`timestamp_ntz` needs a protocol feature). */
+export function schemaUsesType(type: DataType, name: string): boolean {
+  if (typeof type === 'string') return type === name;
+  switch (type.type) {
+    case 'struct':
+      return type.fields.some((f) => schemaUsesType(f.type, name));
+    case 'array':
+      return schemaUsesType(type.elementType, name);
+    case 'map':
+      return schemaUsesType(type.keyType, name) || schemaUsesType(type.valueType, name);
+  }
+}

@@ -29,6 +29,7 @@ import {
   parseSchema,
   type StructField,
   type StructType,
+  schemaUsesType,
   serializeSchema,
 } from '../log/schema.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
@@ -359,22 +360,10 @@ function mapType(type: DataType, counter: { next: number }): DataType {
   }
 }
 
-function usesType(type: DataType, name: string): boolean {
-  if (typeof type === 'string') return type === name;
-  switch (type.type) {
-    case 'struct':
-      return type.fields.some((f) => usesType(f.type, name));
-    case 'array':
-      return usesType(type.elementType, name);
-    case 'map':
-      return usesType(type.keyType, name) || usesType(type.valueType, name);
-  }
-}
-
 /** The protocol a new table needs for its properties and column types. */
 export function protocolFor(schema: StructType, properties: Readonly<Record<string, string>>): Protocol {
   const deletionVectors = properties['delta.enableDeletionVectors'] === 'true';
-  const timestampNtz = schema.fields.some((f) => usesType(f.type, 'timestamp_ntz'));
+  const timestampNtz = schema.fields.some((f) => schemaUsesType(f.type, 'timestamp_ntz'));
   const mode = properties['delta.columnMapping.mode'];
   const columnMapping = mode === 'name' || mode === 'id';
   const constraints = Object.keys(properties).some((k) => k.toLowerCase().startsWith('delta.constraints.'));

@@ -28,6 +28,7 @@ import {
   fromDuckDBType,
   type StructField,
   type StructType,
+  schemaUsesType,
   toDuckDBType,
 } from '../log/schema.js';
 import { upgradedProtocol } from './protocol-upgrade.js';
@@ -154,25 +155,13 @@ export function reconcileSchema(
  * if (protocol) actions.push({ protocol });
  */
 export function schemaChangeProtocol(protocol: Protocol, schema: StructType): Protocol | undefined {
-  if (!schema.fields.some((f) => usesType(f.type, 'timestamp_ntz'))) return undefined;
+  if (!schema.fields.some((f) => schemaUsesType(f.type, 'timestamp_ntz'))) return undefined;
   return upgradedProtocol(protocol, {
     minReaderVersion: 3,
     minWriterVersion: 7,
     readerFeatures: ['timestampNtz'],
     writerFeatures: ['timestampNtz'],
   });
-}
-
-function usesType(type: DataType, name: string): boolean {
-  if (typeof type === 'string') return type === name;
-  switch (type.type) {
-    case 'struct':
-      return type.fields.some((f) => usesType(f.type, name));
-    case 'array':
-      return usesType(type.elementType, name);
-    case 'map':
-      return usesType(type.keyType, name) || usesType(type.valueType, name);
-  }
 }
 
 function duplicate(name: string, table: string): LarderError {

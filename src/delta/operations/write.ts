@@ -26,27 +26,21 @@
 import { connect } from '../../duckdb/duckdb.js';
 import { LarderError } from '../../errors.js';
 import type { Action, DomainMetadata, Metadata, Protocol, Remove } from '../log/actions.js';
-import {
-  type DataType,
-  fromDuckDBType,
-  type StructField,
-  type StructType,
-  serializeSchema,
-} from '../log/schema.js';
+import { fromDuckDBType, type StructField, type StructType, serializeSchema } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
 import type { Predicate } from '../scan/predicate.js';
 import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import type { LogStore } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
-import { assertWritable, writerFeatures } from '../transaction/writer-protocol.js';
+import { assertWritable } from '../transaction/writer-protocol.js';
 import { autoCompact, autoCompactEnabled, optimizedWrite, optimizeWriteEnabled } from './auto-optimize.js';
 import { clusteringColumns } from './clustering.js';
 import { discardUncommitted } from './discard-uncommitted.js';
 import type { OperationResult } from './operation-result.js';
 import type { OptimizeMetrics } from './optimize.js';
 import { upgradedProtocol as unionProtocol } from './protocol-upgrade.js';
-import { canWrite, type InputColumn, reconcileSchema } from './schema-reconcile.js';
+import { canWrite, type InputColumn, reconcileSchema, schemaChangeProtocol } from './schema-reconcile.js';
 import { writeDataFiles } from './write-files.js';
 import { prepareSource, type WriteSource } from './write-source.js';
 
@@ -245,7 +239,7 @@ export async function writeTable(
           configuration,
         };
         actions.push({ metaData });
-        protocol = upgradedProtocol(protocol, reconciled.schema) ?? protocol;
+        protocol = schemaChangeProtocol(protocol, reconciled.schema) ?? protocol;
       }
       if (domains.length > 0) {
         protocol = withDomainMetadataFeature(protocol) ?? protocol;
@@ -485,30 +479,5 @@ function emptyMetrics(elapsed: number): WriteMetrics {
     numRemovedFiles: 0,
     numRemovedBytes: 0,
     executionTimeMs: Math.round(elapsed),
-  };
-}
-
-function usesType(type: DataType, name: string): boolean {
-  if (typeof type === 'string') return type === name;
-  if (type.type === 'struct') return type.fields.some((f) => usesType(f.type, name));
-  if (type.type === 'array') return usesType(type.elementType, name);
-  return usesType(type.keyType, name) || usesType(type.valueType, name);
-}
-
-/** The protocol a schema change needs (timestamp_ntz columns need the feature), or undefined if unchanged. */
-function upgradedProtocol(protocol: Protocol, schema: StructType): Protocol | undefined {
-  const needsNtz = schema.fields.some((f) => usesType(f.type, 'timestamp_ntz'));
-  if (!needsNtz) return undefined;
-  if (protocol.minWriterVersion >= 7 && protocol.writerFeatures?.includes('timestampNtz')) return undefined;
-  const writer = new Set(writerFeatures(protocol));
-  writer.add('timestampNtz');
-  const reader = new Set(protocol.minReaderVersion >= 3 ? (protocol.readerFeatures ?? []) : []);
-  if (protocol.minReaderVersion === 2) reader.add('columnMapping');
-  reader.add('timestampNtz');
-  return {
-    minReaderVersion: 3,
-    minWriterVersion: 7,
-    readerFeatures: [...reader],
-    writerFeatures: [...writer],
   };
 }
