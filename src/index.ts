@@ -29,7 +29,13 @@ export {
   type LoadedConfig,
   loadConfig,
 } from './config/load-config.js';
-export { isManagedByConfig, MANAGED_BY_PROPERTY } from './config/managed-by.js';
+export {
+  isManagedByConfig,
+  isManagedByProject,
+  MANAGED_BY_PROPERTY,
+  PROJECT_PROPERTY,
+  projectName,
+} from './config/managed-by.js';
 export { openProject } from './config/open-project.js';
 export {
   type FieldChange,

@@ -22,7 +22,7 @@ import { setTableProperties } from '../delta/operations/set-properties.js';
 import { isLarderError, LarderError } from '../errors.js';
 import type { FeatureStore } from '../features/feature-store.js';
 import type { FeatureType } from './define-config.js';
-import { MANAGED_BY_CONFIG, MANAGED_BY_PROPERTY } from './managed-by.js';
+import { managedMark } from './managed-by.js';
 import { type Plan, type PlanAction, type PlannedTable, splitName } from './plan.js';
 import { configInvalid } from './validate-config.js';
 
@@ -70,7 +70,7 @@ export async function applyPlan(plan: Plan, options: ApplyPlanOptions): Promise<
     try {
       switch (action.kind) {
         case 'create':
-          await createTable(fs, action.spec);
+          await createTable(fs, action.spec, plan.project);
           created.push(action.table);
           break;
         case 'update':
@@ -107,7 +107,7 @@ export async function applyPlan(plan: Plan, options: ApplyPlanOptions): Promise<
   });
 }
 
-async function createTable(fs: FeatureStore, spec: PlannedTable): Promise<void> {
+async function createTable(fs: FeatureStore, spec: PlannedTable, project: string): Promise<void> {
   const schema: Record<string, { type: FeatureType; description?: string }> = {};
   for (const column of spec.columns) {
     schema[column.name] = {
@@ -127,7 +127,7 @@ async function createTable(fs: FeatureStore, spec: PlannedTable): Promise<void> 
     ...(spec.owner !== undefined ? { owner: spec.owner } : {}),
     properties: spec.properties,
     ...(spec.lineage !== undefined ? { lineage: spec.lineage } : {}),
-    catalogProperties: { [MANAGED_BY_PROPERTY]: MANAGED_BY_CONFIG },
+    catalogProperties: managedMark(project),
   });
 }
 

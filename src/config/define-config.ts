@@ -148,6 +148,12 @@ export interface JobConfig {
 }
 
 export interface LarderConfig {
+  /**
+   * The project's name (default: its folder's name). Tables the config
+   * creates are marked with it, so `larder apply --prune` removes only this
+   * project's tables from a catalog several projects share.
+   */
+  readonly project?: string;
   /** The catalog: a `postgres://` URL (env `LARDER_CATALOG_URL` wins), else the project's SQLite catalog. */
   readonly catalog?: { readonly url?: string };
   /** Where managed tables go (default `.larder/warehouse`). */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Metastore } from '../catalog/metastore.js';
@@ -16,7 +16,7 @@ import { applyPlan } from './apply.js';
 import type { LarderConfig } from './define-config.js';
 import { formatPlan } from './format-plan.js';
 import type { LoadedConfig } from './load-config.js';
-import { MANAGED_BY_PROPERTY } from './managed-by.js';
+import { MANAGED_BY_PROPERTY, PROJECT_PROPERTY } from './managed-by.js';
 import { openProject } from './open-project.js';
 import { type Plan, type PlanAction, planConfig, planSummary } from './plan.js';
 import { validateConfig } from './validate-config.js';
@@ -418,6 +418,47 @@ describe('planConfig and applyPlan (SQLite catalog)', () => {
     );
     expect(await store.metastore.listTables()).toEqual([]);
     expect(existsSync(join(dir, '.larder', 'warehouse', 'ml'))).toBe(false);
+  });
+
+  it('never plans to remove the tables of another project sharing the catalog', async () => {
+    const teamA: Editable = { ...baseConfig(), project: 'team_a' };
+    await applyConfig(teamA);
+    const entry = await store.metastore.getTable({ catalog: 'ml', schema: 'f', table: 'labels' });
+    expect(entry?.properties).toMatchObject({
+      [MANAGED_BY_PROPERTY]: 'config',
+      [PROJECT_PROPERTY]: 'team_a',
+    });
+    // Team B declares other tables in the same catalog: team A's are not its to remove.
+    const teamB: Editable = {
+      project: 'team_b',
+      featureTables: {
+        'ml.g.scores': { primaryKeys: ['id'], features: { id: { type: 'long' }, score: { type: 'double' } } },
+      },
+    };
+    const b = await plan(teamB);
+    expect(b.project).toBe('team_b');
+    expect(b.actions.map((a) => [a.kind, a.table])).toEqual([['create', 'ml.g.scores']]);
+    await applyPlan(b, { featureStore: store, prune: true });
+    // Team A dropping a table prunes it, and leaves team B's alone.
+    const fewer: Editable = { ...teamA, featureTables: { [STATS]: teamA.featureTables[STATS] } };
+    const a = await plan(fewer);
+    expect(a.actions.map((x) => [x.kind, x.table])).toEqual([
+      ['unchanged', STATS],
+      ['remove', LABELS],
+    ]);
+    await applyPlan(a, { featureStore: store, prune: true });
+    expect((await store.metastore.listTables()).map((t) => t.fullName).sort()).toEqual([
+      STATS,
+      'ml.g.scores',
+    ]);
+  });
+
+  it('names a project after its folder when the config does not', async () => {
+    const p = await plan(baseConfig());
+    expect(p.project).toBe(basename(dir));
+    await applyPlan(p, { featureStore: store });
+    const entry = await store.metastore.getTable({ catalog: 'ml', schema: 'f', table: 'labels' });
+    expect(entry?.properties[PROJECT_PROPERTY]).toBe(basename(dir));
   });
 
   it('removes only tables the config created, and only with prune', async () => {

@@ -30,7 +30,7 @@ import { describePipelineOutput, type OutputColumn } from '../pipelines/describe
 import { pipelineLineage } from '../pipelines/ensure-output-table.js';
 import type { FeatureTableConfig, LarderConfig, PipelineConfig, SourceConfig } from './define-config.js';
 import type { LoadedConfig } from './load-config.js';
-import { isManagedByConfig } from './managed-by.js';
+import { isManagedByProject, projectName } from './managed-by.js';
 import { type ConfigProblem, configObjectName } from './validate-config.js';
 
 /** A column of a planned table. */
@@ -86,6 +86,8 @@ export interface Plan {
   /** The config file (absolute). */
   readonly file: string;
   readonly projectDir: string;
+  /** The project's name (`project` in the config, else the folder's): the mark of the tables it creates. */
+  readonly project: string;
   readonly actions: readonly PlanAction[];
   /** Problems that stop apply (apply writes nothing while there is one). */
   readonly errors: readonly ConfigProblem[];
@@ -188,8 +190,9 @@ export async function planConfig(options: PlanConfigOptions): Promise<Plan> {
   }
 
   const declared = new Set(Object.keys(config.featureTables ?? {}));
+  const project = projectName(config, projectDir);
   for (const entry of await engine.metastore.listTables()) {
-    if (isManagedByConfig(entry) && !declared.has(entry.fullName)) {
+    if (isManagedByProject(entry, project) && !declared.has(entry.fullName)) {
       actions.push(
         Object.freeze({
           kind: 'remove',
@@ -203,6 +206,7 @@ export async function planConfig(options: PlanConfigOptions): Promise<Plan> {
   return Object.freeze({
     file,
     projectDir,
+    project,
     actions: Object.freeze(actions),
     errors: Object.freeze(errors),
     warnings: Object.freeze(warnings),

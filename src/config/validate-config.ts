@@ -43,6 +43,7 @@ export const SHORT_NAME = /^[a-z_][a-z0-9_]*$/;
 export const FEATURE_TABLE_NAME = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
 
 const TOP_LEVEL_FIELDS = [
+  'project',
   'catalog',
   'warehouse',
   'sources',
@@ -143,6 +144,7 @@ export function findConfigProblems(value: unknown): ConfigProblem[] {
   unknownFields(p, value, TOP_LEVEL_FIELDS, 'config', '');
   checkCatalog(p, value);
   if (value.warehouse !== undefined) nonEmptyString(p, value.warehouse, 'config', 'warehouse');
+  if (value.project !== undefined) nonEmptyString(p, value.project, 'config', 'project');
 
   // A section that is not an object is reported once; references into it are not checked.
   const sources = section(p, value, 'sources');

@@ -16,7 +16,7 @@
  */
 import type { TableEntry } from '../catalog/metastore.js';
 import type { FeatureType, LarderConfig, SourceConfig } from '../config/define-config.js';
-import { MANAGED_BY_CONFIG, MANAGED_BY_PROPERTY } from '../config/managed-by.js';
+import { managedMark, projectName } from '../config/managed-by.js';
 import { DeltaTable } from '../delta/delta-table.js';
 import type { Engine } from '../engine/engine.js';
 import { isLarderError, LarderError } from '../errors.js';
@@ -34,6 +34,8 @@ export interface EnsureOutputTableOptions {
   readonly pipeline: string;
   /** The pipeline's output columns, when already known (default: `describePipelineOutput`). */
   readonly columns?: readonly OutputColumn[];
+  /** The project folder, whose name is the table's project mark when the config names none (default: the engine's). */
+  readonly projectDir?: string;
 }
 
 export interface EnsuredOutputTable {
@@ -73,7 +75,7 @@ export async function ensureOutputTable(options: EnsureOutputTableOptions): Prom
     ...(table.properties ? { properties: table.properties } : {}),
     lineage: pipelineLineage(options.config, options.pipeline),
     // Declared by the config, so `larder apply --prune` may drop it once the config no longer does.
-    catalogProperties: { [MANAGED_BY_PROPERTY]: MANAGED_BY_CONFIG },
+    catalogProperties: managedMark(projectName(options.config, options.projectDir ?? engine.projectDir)),
   });
   const entry = await engine.metastore.getTable(name);
   if (!entry) {

@@ -325,6 +325,7 @@ async function compute(context: RunContext): Promise<Computed> {
       config: context.config,
       pipeline: definition.name,
       columns,
+      projectDir: context.projectDir,
     });
     try {
       const snapshot = (await engine.resolveTable(context.outputName)).table.snapshot;
