@@ -167,7 +167,32 @@ export default defineConfig({
     expect(run.stderr).toBe(
       'error [CONFIG_INVALID]: larder.config.ts: featureTables["ml.f.stats"] › entity: primary key "customer_id" is not a column of the output of pipeline "stats" (columns: total)\n',
     );
-    expect(await catalogTables(project)).toEqual([]);
+    // A plan is a dry run: not even an empty catalog or warehouse appears.
+    expect(existsSync(join(project, '.larder'))).toBe(false);
+  });
+
+  it('plans a fresh project without writing anything to it, then apply creates the catalog', async () => {
+    const project = join(root, 'fresh');
+    expect((await larder(root, ['init', 'fresh'])).code).toBe(0);
+    await writeFile(join(project, 'tx.csv'), 'customer_id,amount\n1,2.5\n2,4\n');
+    await writeFile(
+      join(project, 'larder.config.ts'),
+      `export default {
+  sources: { tx: { type: 'csv', path: 'tx.csv' } },
+  entities: { customer: { keys: ['customer_id'] } },
+  featureTables: { 'ml.f.stats': { entity: 'customer' } },
+  pipelines: { stats: { output: 'ml.f.stats', sources: ['tx'], sql: 'SELECT customer_id::BIGINT AS customer_id, sum(amount)::DOUBLE AS total FROM tx GROUP BY 1' } },
+};
+`,
+    );
+    const plan = await larder(project, ['plan']);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain('+ create ml.f.stats');
+    expect(existsSync(join(project, '.larder'))).toBe(false);
+    expect((await larder(project, ['apply', '--yes'])).code).toBe(0);
+    expect(await catalogTables(project)).toEqual(['ml.f.stats']);
+    const again = await larder(project, ['plan']);
+    expect(again.stdout).toContain('No changes');
   });
 
   it('scaffolds a minimal config that loads and plans nothing', async () => {

@@ -37,6 +37,8 @@ import { FeatureStore } from '../features/feature-store.js';
 export interface OpenCliProjectOptions {
   /** Fail with `CONFIG_NOT_FOUND` when the folder has no config (commands built on it). */
   readonly requireConfig?: boolean;
+  /** Write nothing to the project folder (`larder plan`; see `openProject`). */
+  readonly dryRun?: boolean;
 }
 
 /** An open project folder. */
@@ -83,7 +85,7 @@ export async function openCliProject(
   const projectDir = resolve(project ?? process.cwd());
   if (options.requireConfig || hasConfigFile(projectDir)) {
     const loaded = await loadConfig({ projectDir });
-    const opened = await openProject(loaded);
+    const opened = await openProject(loaded, { dryRun: options.dryRun === true });
     return {
       projectDir: loaded.projectDir,
       loaded,

@@ -3,13 +3,25 @@
  * names: `LARDER_CATALOG_URL` when set, else the config's `catalog.url`,
  * else the project's SQLite catalog (`.larder/catalog.db`).
  *
+ * A dry run (`larder plan`) writes nothing to the project folder: no
+ * `.larder/`, no warehouse folder, and, while the project has no SQLite
+ * catalog yet, an empty in-memory one stands in for it.
+ *
  * Invariant: `close()` closes everything `openProject` opened (the store,
  * its engine and the metastore), once, whatever failed in between.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Metastore } from '../catalog/metastore.js';
 import { CATALOG_URL_ENV, openMetastore } from '../catalog/open-metastore.js';
+import { LARDER_DIR } from '../engine/engine.js';
 import { FeatureStore } from '../features/feature-store.js';
 import type { LoadedConfig } from './load-config.js';
+
+export interface OpenProjectOptions {
+  /** Write nothing to the project folder (see the module comment). */
+  readonly dryRun?: boolean;
+}
 
 /** An open project: its feature store (and through it, its engine and catalog). */
 export interface OpenProject {
@@ -27,18 +39,28 @@ export interface OpenProject {
  *   await project.close();
  * }
  */
-export async function openProject(loaded: LoadedConfig): Promise<OpenProject> {
+export async function openProject(
+  loaded: LoadedConfig,
+  options: OpenProjectOptions = {},
+): Promise<OpenProject> {
   const envUrl = process.env[CATALOG_URL_ENV];
   const url = envUrl !== undefined && envUrl !== '' ? envUrl : loaded.config.catalog?.url;
+  const dryRun = options.dryRun === true;
   let metastore: Metastore | undefined;
-  if (url !== undefined && url !== '')
+  if (url !== undefined && url !== '') {
     metastore = await openMetastore({ projectDir: loaded.projectDir, url });
+  } else if (dryRun) {
+    const { SqliteMetastore, SQLITE_CATALOG_FILE } = await import('../catalog/sqlite/sqlite-metastore.js');
+    const file = join(loaded.projectDir, LARDER_DIR, SQLITE_CATALOG_FILE);
+    metastore = await SqliteMetastore.open(existsSync(file) ? file : ':memory:');
+  }
   let featureStore: FeatureStore;
   try {
     featureStore = await FeatureStore.open({
       projectDir: loaded.projectDir,
       ...(metastore ? { metastore } : {}),
       ...(loaded.config.warehouse !== undefined ? { warehouse: loaded.config.warehouse } : {}),
+      ...(dryRun ? { createFolders: false } : {}),
     });
   } catch (error) {
     await metastore?.close();

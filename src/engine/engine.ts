@@ -67,6 +67,8 @@ export interface EngineOptions {
   readonly metastore?: Metastore;
   /** Where managed tables go: a folder, absolute or relative to the project folder (default `.larder/warehouse`). */
   readonly warehouse?: string;
+  /** Create `.larder/` and the warehouse folder (default true; false for dry runs such as `larder plan`). */
+  readonly createFolders?: boolean;
 }
 
 /** EXPLAIN modes: Databricks' (`EXTENDED`, `FORMATTED`, `COST`, `CODEGEN`) and DuckDB's `ANALYZE`. */
@@ -134,8 +136,10 @@ export class Engine {
     const dataDir = join(projectDir, LARDER_DIR);
     const warehouseDir = resolve(projectDir, options.warehouse ?? join(LARDER_DIR, WAREHOUSE_DIR));
     try {
-      await mkdir(dataDir, { recursive: true });
-      await mkdir(warehouseDir, { recursive: true });
+      if (options.createFolders !== false) {
+        await mkdir(dataDir, { recursive: true });
+        await mkdir(warehouseDir, { recursive: true });
+      }
     } catch (error) {
       throw new LarderError(
         'IO_ERROR',

@@ -71,6 +71,8 @@ export interface FeatureStoreOptions {
   readonly metastore?: Metastore;
   /** Where managed tables go, when the store opens its own engine (default `.larder/warehouse`). */
   readonly warehouse?: string;
+  /** Create the project's folders when the store opens its own engine (default true; false for dry runs). */
+  readonly createFolders?: boolean;
 }
 
 /** A table reference: a 1-, 2- or 3-part name (completed with `main.default`), or a `FeatureTable`. */
@@ -211,6 +213,7 @@ export class FeatureStore {
       projectDir: options.projectDir ?? process.cwd(),
       ...(options.metastore ? { metastore: options.metastore } : {}),
       ...(options.warehouse !== undefined ? { warehouse: options.warehouse } : {}),
+      ...(options.createFolders !== undefined ? { createFolders: options.createFolders } : {}),
     });
     return new FeatureStore(engine, true);
   }

@@ -128,10 +128,12 @@ export class SqliteMetastore implements Metastore {
    * `path` and bring its schema up to date.
    */
   static async open(file: string): Promise<SqliteMetastore> {
-    const path = resolve(file);
+    // ':memory:' is an empty catalog that lives as long as the metastore (dry runs, tests).
+    const memory = file === ':memory:';
+    const path = memory ? file : resolve(file);
     let db: BetterSqlite3.Database | undefined;
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      if (!memory) mkdirSync(dirname(path), { recursive: true });
       db = new BetterSqlite3(path, { timeout: BUSY_TIMEOUT_MS });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');

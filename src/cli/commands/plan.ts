@@ -31,7 +31,7 @@ Examples:
       const { planConfig, planSummary } = await import('../../config/plan.js');
       const { formatPlan } = await import('../../config/format-plan.js');
       const { configInvalid } = await import('../../config/validate-config.js');
-      const project = await openCliProject(options.project, { requireConfig: true });
+      const project = await openCliProject(options.project, { requireConfig: true, dryRun: true });
       const loaded = project.loaded;
       try {
         const plan = await planConfig({ featureStore: project.featureStore, loaded });
