@@ -14,6 +14,9 @@
  *
  * Tags follow Unity Catalog's limits: keys non-empty and at most 255
  * characters, values at most 1000 characters.
+ *
+ * It also turns the stored feature-table columns, once a backend has decoded
+ * them, back into a frozen `FeatureTableInfo` (`storedFeatureInfo`).
  */
 import { LarderError } from '../errors.js';
 import type { FeatureColumn, FeatureTableInfo } from './metastore.js';
@@ -199,5 +202,50 @@ export function tableNotFound(fullName: string): LarderError {
   return new LarderError('TABLE_NOT_FOUND', `table ${fullName} does not exist`, {
     table: fullName,
     hint: 'check the name; listTables() shows the registered tables',
+  });
+}
+
+/** The `feature_tables` and `table_features` columns of one table, decoded by its backend. */
+export interface StoredFeatureRow {
+  readonly primaryKeys: readonly string[];
+  readonly timeseriesColumn: string | null;
+  readonly partitionColumns: readonly string[] | null;
+  readonly clusterColumns: readonly string[] | null;
+  readonly owner: string | null;
+  readonly lineagePipeline: string | null;
+  readonly lineageSources: readonly string[] | null;
+  /** In column order. */
+  readonly features: readonly { name: string; type: string; description: string | null }[];
+}
+
+/**
+ * The `FeatureTableInfo` a backend's stored row describes, frozen; nulls
+ * become absent fields.
+ *
+ * @example
+ * const feature = row.primary_keys === null ? undefined : storedFeatureInfo({ primaryKeys: row.primary_keys, … });
+ */
+export function storedFeatureInfo(row: StoredFeatureRow): FeatureTableInfo {
+  const list = (items: readonly string[] | null): readonly string[] => Object.freeze([...(items ?? [])]);
+  return Object.freeze({
+    primaryKeys: list(row.primaryKeys),
+    ...(row.timeseriesColumn === null ? {} : { timeseriesColumn: row.timeseriesColumn }),
+    partitionColumns: list(row.partitionColumns),
+    clusterBy: list(row.clusterColumns),
+    ...(row.owner === null ? {} : { owner: row.owner }),
+    features: Object.freeze(
+      row.features.map(
+        (c): FeatureColumn =>
+          Object.freeze({
+            name: c.name,
+            type: c.type,
+            ...(c.description === null ? {} : { description: c.description }),
+          }),
+      ),
+    ),
+    lineage: Object.freeze({
+      ...(row.lineagePipeline === null ? {} : { pipeline: row.lineagePipeline }),
+      sources: list(row.lineageSources),
+    }),
   });
 }

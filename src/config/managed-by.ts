@@ -23,7 +23,7 @@ export const PROJECT_PROPERTY = 'larder.project';
  * A project's name: the config's `project`, else its folder's name.
  *
  * @example
- * projectName({}, '/work/churn'); // 'churn'
+ * projectName({}, 'projects/churn'); // 'churn'
  */
 export function projectName(config: Pick<LarderConfig, 'project'>, projectDir: string): string {
   return config.project ?? basename(projectDir);

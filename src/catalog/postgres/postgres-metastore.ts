@@ -22,7 +22,6 @@ import { sqlIdent } from '../../duckdb/duckdb.js';
 import { isLarderError, LarderError } from '../../errors.js';
 import {
   assertAbsoluteLocation,
-  type FeatureColumn,
   type FeatureTableInfo,
   type ListFilter,
   type Metastore,
@@ -37,7 +36,13 @@ import {
   tableFullName,
   type ViewEntry,
 } from '../metastore.js';
-import { checkFeatureTableInfo, checkTag, checkTags, tableNotFound } from '../table-metadata.js';
+import {
+  checkFeatureTableInfo,
+  checkTag,
+  checkTags,
+  storedFeatureInfo,
+  tableNotFound,
+} from '../table-metadata.js';
 import { advisoryLockKey, migrate } from './migrations.js';
 
 /** The PostgreSQL schema holding the catalog unless `schema` is given. */
@@ -625,27 +630,15 @@ function tableEntry(row: TableRow): TableEntry {
 
 function featureInfo(row: TableRow): FeatureTableInfo | undefined {
   if (row.primary_keys === null) return undefined;
-  const list = (items: string[] | null): readonly string[] => Object.freeze([...(items ?? [])]);
-  return Object.freeze({
-    primaryKeys: list(row.primary_keys),
-    ...(row.timeseries_column === null ? {} : { timeseriesColumn: row.timeseries_column }),
-    partitionColumns: list(row.partition_columns),
-    clusterBy: list(row.cluster_columns),
-    ...(row.owner === null ? {} : { owner: row.owner }),
-    features: Object.freeze(
-      row.features.map(
-        (c): FeatureColumn =>
-          Object.freeze({
-            name: c.name,
-            type: c.type,
-            ...(c.description === null ? {} : { description: c.description }),
-          }),
-      ),
-    ),
-    lineage: Object.freeze({
-      ...(row.lineage_pipeline === null ? {} : { pipeline: row.lineage_pipeline }),
-      sources: list(row.lineage_sources),
-    }),
+  return storedFeatureInfo({
+    primaryKeys: row.primary_keys,
+    timeseriesColumn: row.timeseries_column,
+    partitionColumns: row.partition_columns,
+    clusterColumns: row.cluster_columns,
+    owner: row.owner,
+    lineagePipeline: row.lineage_pipeline,
+    lineageSources: row.lineage_sources,
+    features: row.features,
   });
 }
 

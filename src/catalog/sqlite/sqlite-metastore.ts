@@ -23,7 +23,6 @@ import BetterSqlite3 from 'better-sqlite3';
 import { isLarderError, LarderError } from '../../errors.js';
 import {
   assertAbsoluteLocation,
-  type FeatureColumn,
   type FeatureTableInfo,
   type ListFilter,
   type Metastore,
@@ -38,7 +37,13 @@ import {
   tableFullName,
   type ViewEntry,
 } from '../metastore.js';
-import { checkFeatureTableInfo, checkTag, checkTags, tableNotFound } from '../table-metadata.js';
+import {
+  checkFeatureTableInfo,
+  checkTag,
+  checkTags,
+  storedFeatureInfo,
+  tableNotFound,
+} from '../table-metadata.js';
 import { migrate } from './migrations.js';
 
 /** The catalog file inside a project's `.larder/` folder. */
@@ -547,29 +552,17 @@ function tableEntry(row: TableRow): TableEntry {
 
 function featureInfo(row: TableRow): FeatureTableInfo | undefined {
   if (row.primary_keys === null) return undefined;
-  const list = (json: string | null): readonly string[] =>
-    Object.freeze(JSON.parse(json ?? '[]') as string[]);
-  const columns = JSON.parse(row.features) as { name: string; type: string; description: string | null }[];
-  return Object.freeze({
-    primaryKeys: list(row.primary_keys),
-    ...(row.timeseries_column === null ? {} : { timeseriesColumn: row.timeseries_column }),
+  const list = (json: string | null): string[] | null =>
+    json === null ? null : (JSON.parse(json) as string[]);
+  return storedFeatureInfo({
+    primaryKeys: JSON.parse(row.primary_keys) as string[],
+    timeseriesColumn: row.timeseries_column,
     partitionColumns: list(row.partition_columns),
-    clusterBy: list(row.cluster_columns),
-    ...(row.owner === null ? {} : { owner: row.owner }),
-    features: Object.freeze(
-      columns.map(
-        (c): FeatureColumn =>
-          Object.freeze({
-            name: c.name,
-            type: c.type,
-            ...(c.description === null ? {} : { description: c.description }),
-          }),
-      ),
-    ),
-    lineage: Object.freeze({
-      ...(row.lineage_pipeline === null ? {} : { pipeline: row.lineage_pipeline }),
-      sources: list(row.lineage_sources),
-    }),
+    clusterColumns: list(row.cluster_columns),
+    owner: row.owner,
+    lineagePipeline: row.lineage_pipeline,
+    lineageSources: list(row.lineage_sources),
+    features: JSON.parse(row.features) as { name: string; type: string; description: string | null }[],
   });
 }
 
