@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LarderRun, runLarder } from './support/run-larder.js';
+import { DASHBOARD_VIEWS } from './support/seed-dashboard-sql.js';
 
 /** The day `days_since_last_transaction` counts to (the pipeline's `as_of` param). */
 const AS_OF = Date.UTC(2024, 6, 1);
@@ -136,31 +137,6 @@ export default defineConfig({
   },
 });
 `;
-
-/** The two views of the guide's dashboard script, verbatim (section "Real-time Performance Dashboard"). */
-const DASHBOARD_VIEWS = `-- Create dashboard queries for monitoring
-
--- 1. Feature Computation Performance (Last 7 days)
-CREATE OR REPLACE VIEW feature_computation_performance AS
-SELECT 
-    DATE(run_timestamp) as run_date,
-    COUNT(*) as num_runs,
-    AVG(duration_seconds) as avg_duration_sec,
-    AVG(rows_per_second) as avg_throughput,
-    SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) as failed_runs
-FROM ml.churn_features.feature_computation_metrics
-WHERE run_timestamp >= CURRENT_DATE - INTERVAL 7 DAYS
-GROUP BY DATE(run_timestamp)
-ORDER BY run_date DESC;
-
--- 2. Feature Freshness
-CREATE OR REPLACE VIEW feature_freshness AS
-SELECT 
-    MAX(days_since_last_transaction) as oldest_activity_days,
-    COUNT(*) as total_customers,
-    SUM(CASE WHEN days_since_last_transaction > 60 THEN 1 ELSE 0 END) as stale_features,
-    SUM(CASE WHEN days_since_last_transaction > 60 THEN 1 ELSE 0 END) / COUNT(*) as stale_pct
-FROM ml.churn_features.customer_features;`;
 
 interface RunJson {
   readonly runId: string;

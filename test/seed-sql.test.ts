@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqlResult } from '../src/engine/sql-result.js';
 import { isLarderError } from '../src/errors.js';
 import { SqlSession } from '../src/sql/sql-session.js';
+import { DASHBOARD_SYNC_STATUS, DASHBOARD_VIEWS } from './support/seed-dashboard-sql.js';
 
 const CUSTOMERS = 4000;
 const BATCHES = 8;
@@ -298,38 +299,7 @@ describe('the seed guide, section "Feature Computation Metrics"', () => {
 
 describe('the seed guide, section "Real-time Performance Dashboard"', () => {
   it('runs the dashboard script unchanged: two views and the online sync status', async () => {
-    const results = await session.executeAll(`-- Create dashboard queries for monitoring
-
--- 1. Feature Computation Performance (Last 7 days)
-CREATE OR REPLACE VIEW feature_computation_performance AS
-SELECT 
-    DATE(run_timestamp) as run_date,
-    COUNT(*) as num_runs,
-    AVG(duration_seconds) as avg_duration_sec,
-    AVG(rows_per_second) as avg_throughput,
-    SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END) as failed_runs
-FROM ml.churn_features.feature_computation_metrics
-WHERE run_timestamp >= CURRENT_DATE - INTERVAL 7 DAYS
-GROUP BY DATE(run_timestamp)
-ORDER BY run_date DESC;
-
--- 2. Feature Freshness
-CREATE OR REPLACE VIEW feature_freshness AS
-SELECT 
-    MAX(days_since_last_transaction) as oldest_activity_days,
-    COUNT(*) as total_customers,
-    SUM(CASE WHEN days_since_last_transaction > 60 THEN 1 ELSE 0 END) as stale_features,
-    SUM(CASE WHEN days_since_last_transaction > 60 THEN 1 ELSE 0 END) / COUNT(*) as stale_pct
-FROM ml.churn_features.customer_features;
-
--- 3. Online Store Sync Status
-SELECT 
-    table_name,
-    sync_status,
-    last_sync_time,
-    TIMESTAMPDIFF(MINUTE, last_sync_time, CURRENT_TIMESTAMP) as minutes_since_sync
-FROM system.information_schema.online_tables
-WHERE catalog_name = 'ml';`);
+    const results = await session.executeAll(`${DASHBOARD_VIEWS}\n\n${DASHBOARD_SYNC_STATUS}`);
     expect(results).toHaveLength(3);
     expect(results[0]?.kind).toBe('CREATE');
     expect(results[1]?.kind).toBe('CREATE');
