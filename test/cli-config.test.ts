@@ -21,6 +21,24 @@ function larder(cwd: string, args: readonly string[]): Promise<LarderRun> {
   return runLarder(args, { cwd });
 }
 
+/** A new project `name` under the test root: a CSV source and pipeline `stats` (SQL `sql`) writing ml.f.stats. */
+async function statsProject(name: string, sql: string): Promise<string> {
+  const project = join(root, name);
+  expect((await larder(root, ['init', name])).code).toBe(0);
+  await writeFile(join(project, 'tx.csv'), 'customer_id,amount\n1,2.5\n2,4\n');
+  await writeFile(
+    join(project, 'larder.config.ts'),
+    `export default {
+  sources: { tx: { type: 'csv', path: 'tx.csv' } },
+  entities: { customer: { keys: ['customer_id'] } },
+  featureTables: { 'ml.f.stats': { entity: 'customer' } },
+  pipelines: { stats: { output: 'ml.f.stats', sources: ['tx'], sql: '${sql}' } },
+};
+`,
+  );
+  return project;
+}
+
 async function catalogTables(project: string): Promise<string[]> {
   const metastore = await SqliteMetastore.open(join(project, '.larder', 'catalog.db'));
   try {
@@ -148,19 +166,7 @@ export default defineConfig({
   });
 
   it('refuses a plan whose pipeline output lacks the primary key, naming file, object and field', async () => {
-    const project = join(root, 'nokey');
-    expect((await larder(root, ['init', 'nokey'])).code).toBe(0);
-    await writeFile(join(project, 'tx.csv'), 'customer_id,amount\n1,2.5\n2,4\n');
-    await writeFile(
-      join(project, 'larder.config.ts'),
-      `export default {
-  sources: { tx: { type: 'csv', path: 'tx.csv' } },
-  entities: { customer: { keys: ['customer_id'] } },
-  featureTables: { 'ml.f.stats': { entity: 'customer' } },
-  pipelines: { stats: { output: 'ml.f.stats', sources: ['tx'], sql: 'SELECT sum(amount)::DOUBLE AS total FROM tx' } },
-};
-`,
-    );
+    const project = await statsProject('nokey', 'SELECT sum(amount)::DOUBLE AS total FROM tx');
     const run = await larder(project, ['plan']);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain('Plan: 1 error; nothing can be applied until it is fixed.');
@@ -172,18 +178,9 @@ export default defineConfig({
   });
 
   it('plans a fresh project without writing anything to it, then apply creates the catalog', async () => {
-    const project = join(root, 'fresh');
-    expect((await larder(root, ['init', 'fresh'])).code).toBe(0);
-    await writeFile(join(project, 'tx.csv'), 'customer_id,amount\n1,2.5\n2,4\n');
-    await writeFile(
-      join(project, 'larder.config.ts'),
-      `export default {
-  sources: { tx: { type: 'csv', path: 'tx.csv' } },
-  entities: { customer: { keys: ['customer_id'] } },
-  featureTables: { 'ml.f.stats': { entity: 'customer' } },
-  pipelines: { stats: { output: 'ml.f.stats', sources: ['tx'], sql: 'SELECT customer_id::BIGINT AS customer_id, sum(amount)::DOUBLE AS total FROM tx GROUP BY 1' } },
-};
-`,
+    const project = await statsProject(
+      'fresh',
+      'SELECT customer_id::BIGINT AS customer_id, sum(amount)::DOUBLE AS total FROM tx GROUP BY 1',
     );
     const plan = await larder(project, ['plan']);
     expect(plan.code).toBe(0);
