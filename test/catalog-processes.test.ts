@@ -10,15 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { Metastore } from '../src/catalog/metastore.js';
 import { PostgresMetastore } from '../src/catalog/postgres/postgres-metastore.js';
 import { SqliteMetastore } from '../src/catalog/sqlite/sqlite-metastore.js';
-import { sqlIdent } from '../src/duckdb/duckdb.js';
+import { dropTestSchema, TEST_POSTGRES_URL } from './support/postgres.js';
 
 const WORKER = resolve(import.meta.dirname, 'workers', 'catalog-worker.ts');
-const postgresUrl = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const postgresUrl = TEST_POSTGRES_URL;
 
 /** One fresh catalog: how this process opens it, the worker's arguments for it, and its cleanup. */
 interface Place {
@@ -48,13 +47,7 @@ const backends: { readonly name: string; readonly fresh: () => Promise<Place> }[
         open: () => PostgresMetastore.open(postgresUrl, { schema }),
         workerArgs: ['postgres', postgresUrl, schema],
         cleanup: async () => {
-          const client = new pg.Client({ connectionString: postgresUrl });
-          await client.connect();
-          try {
-            await client.query(`DROP SCHEMA IF EXISTS ${sqlIdent(schema)} CASCADE`);
-          } finally {
-            await client.end();
-          }
+          await dropTestSchema(schema, postgresUrl);
         },
       };
     },

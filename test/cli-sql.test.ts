@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresMetastore } from '../src/catalog/postgres/postgres-metastore.js';
+import { dropTestSchema, TEST_POSTGRES_URL } from './support/postgres.js';
 import { type LarderRun, runLarder } from './support/run-larder.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -112,7 +113,7 @@ describe('larder sql', () => {
 });
 
 describe('larder sql in a project with a config', () => {
-  const postgresUrl = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const postgresUrl = TEST_POSTGRES_URL;
   const schema = `larder_cli_sql_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   let project: string;
   let broken: string;
@@ -133,13 +134,7 @@ export default defineConfig({
   });
 
   afterAll(async () => {
-    const client = new pg.Client({ connectionString: postgresUrl });
-    await client.connect();
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    } finally {
-      await client.end();
-    }
+    await dropTestSchema(schema, postgresUrl);
     await rm(project, { recursive: true, force: true });
     await rm(broken, { recursive: true, force: true });
   });

@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeatureTableInfo } from '../src/catalog/metastore.js';
 import { PostgresMetastore } from '../src/catalog/postgres/postgres-metastore.js';
@@ -16,6 +15,7 @@ import { SqliteMetastore } from '../src/catalog/sqlite/sqlite-metastore.js';
 import { DeltaTable } from '../src/delta/delta-table.js';
 import { Engine } from '../src/engine/engine.js';
 import { FeatureStore } from '../src/features/feature-store.js';
+import { dropTestSchema, TEST_POSTGRES_URL } from './support/postgres.js';
 import { type LarderRun, runLarder } from './support/run-larder.js';
 
 let projectDir: string;
@@ -323,7 +323,7 @@ describe('larder history', () => {
 });
 
 describe('tables, describe and history in a project with a config', () => {
-  const postgresUrl = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const postgresUrl = TEST_POSTGRES_URL;
   const schema = `larder_cli_tables_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const NAME = 'ml.team.scores';
   let configured: string;
@@ -363,13 +363,7 @@ export default defineConfig({
   });
 
   afterAll(async () => {
-    const client = new pg.Client({ connectionString: postgresUrl });
-    await client.connect();
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    } finally {
-      await client.end();
-    }
+    await dropTestSchema(schema, postgresUrl);
     await rm(configured, { recursive: true, force: true });
     await rm(broken, { recursive: true, force: true });
   });

@@ -16,8 +16,9 @@ import { PostgresMetastore } from '../src/catalog/postgres/postgres-metastore.js
 import { SqliteMetastore } from '../src/catalog/sqlite/sqlite-metastore.js';
 import { sqlIdent } from '../src/duckdb/duckdb.js';
 import { isLarderError, type LarderErrorCode } from '../src/errors.js';
+import { dropTestSchema, TEST_POSTGRES_URL } from './support/postgres.js';
 
-const postgresUrl = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const postgresUrl = TEST_POSTGRES_URL;
 
 /** One empty catalog for one test: open as many handles on it as needed, then clean up. */
 interface CatalogPlace {
@@ -62,13 +63,7 @@ const backends: { readonly name: string; readonly fresh: () => Promise<CatalogPl
       return {
         open: () => PostgresMetastore.open(postgresUrl, { schema }),
         cleanup: async () => {
-          const client = new pg.Client({ connectionString: postgresUrl });
-          await client.connect();
-          try {
-            await client.query(`DROP SCHEMA IF EXISTS ${sqlIdent(schema)} CASCADE`);
-          } finally {
-            await client.end();
-          }
+          await dropTestSchema(schema, postgresUrl);
         },
         breakInsertsOfBoom: async () => {
           const q = sqlIdent(schema);

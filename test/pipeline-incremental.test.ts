@@ -24,8 +24,9 @@ import { DeltaTable } from '../src/delta/delta-table.js';
 import { connect, sqlString } from '../src/duckdb/duckdb.js';
 import { Engine } from '../src/engine/engine.js';
 import { type RunResult, runPipeline } from '../src/pipelines/run-pipeline.js';
+import { TEST_POSTGRES_URL } from './support/postgres.js';
 
-const PG_URL = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const PG_URL = TEST_POSTGRES_URL;
 const ROUNDS = Number(process.env.LARDER_TEST_ROUNDS ?? 22);
 
 type Customer = {

@@ -2,15 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sqlIdent } from '../duckdb/duckdb.js';
+import { dropTestSchema, TEST_POSTGRES_URL } from '../../test/support/postgres.js';
 import { isLarderError } from '../errors.js';
 import { CATALOG_URL_ENV, openMetastore, postgresCatalogUrl } from './open-metastore.js';
 import { PostgresMetastore } from './postgres/postgres-metastore.js';
 import { SqliteMetastore } from './sqlite/sqlite-metastore.js';
 
-const url = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url = TEST_POSTGRES_URL;
 
 let dir: string;
 let saved: string | undefined;
@@ -27,13 +26,7 @@ afterEach(async () => {
   if (saved === undefined) delete process.env[CATALOG_URL_ENV];
   else process.env[CATALOG_URL_ENV] = saved;
   await rm(dir, { recursive: true, force: true });
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${sqlIdent(schema)} CASCADE`);
-  } finally {
-    await client.end();
-  }
+  await dropTestSchema(schema, url);
 });
 
 describe('openMetastore', () => {

@@ -3,12 +3,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dropTestSchema, TEST_POSTGRES_URL } from '../../test/support/postgres.js';
 import type { Metastore } from '../catalog/metastore.js';
 import { PostgresMetastore } from '../catalog/postgres/postgres-metastore.js';
 import { DeltaTable } from '../delta/delta-table.js';
-import { sqlIdent } from '../duckdb/duckdb.js';
 import { isLarderError, type LarderError } from '../errors.js';
 import { FeatureStore } from '../features/feature-store.js';
 import { ensureOutputTable } from '../pipelines/ensure-output-table.js';
@@ -21,7 +20,7 @@ import { openProject } from './open-project.js';
 import { type Plan, type PlanAction, planConfig, planSummary } from './plan.js';
 import { validateConfig } from './validate-config.js';
 
-const postgresUrl = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const postgresUrl = TEST_POSTGRES_URL;
 
 const STATS = 'ml.f.customer_stats';
 const LABELS = 'ml.f.labels';
@@ -500,13 +499,7 @@ describe('planConfig and applyPlan (PostgreSQL catalog)', () => {
   it('creates, finds unchanged and prunes feature tables in a PostgreSQL catalog', async () => {
     const schema = `larder_test_${randomUUID().replaceAll('-', '')}`;
     cleanups.push(async () => {
-      const client = new pg.Client({ connectionString: postgresUrl });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS ${sqlIdent(schema)} CASCADE`);
-      } finally {
-        await client.end();
-      }
+      await dropTestSchema(schema, postgresUrl);
     });
     await openStore({ metastore: await PostgresMetastore.open(postgresUrl, { schema }) });
     expect((await applyConfig(baseConfig())).created).toEqual([STATS, LABELS]);

@@ -8,13 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dropTestSchema, TEST_POSTGRES_URL } from '../../test/support/postgres.js';
 import { PostgresMetastore } from '../catalog/postgres/postgres-metastore.js';
-import { sqlIdent } from '../duckdb/duckdb.js';
 import { FeatureStore } from './feature-store.js';
 
-const postgresUrl = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const postgresUrl = TEST_POSTGRES_URL;
 
 let dir: string;
 let schema: string;
@@ -27,13 +26,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const m of metastores.splice(0)) await m.close();
-  const client = new pg.Client({ connectionString: postgresUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${sqlIdent(schema)} CASCADE`);
-  } finally {
-    await client.end();
-  }
+  await dropTestSchema(schema, postgresUrl);
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dropTestSchema, TEST_POSTGRES_URL } from '../../test/support/postgres.js';
 import { PostgresMetastore } from '../catalog/postgres/postgres-metastore.js';
 import type { LarderConfig } from '../config/define-config.js';
 import { DeltaTable } from '../delta/delta-table.js';
@@ -369,7 +369,7 @@ describe('runPipeline', () => {
 });
 
 describe('runPipeline with the PostgreSQL catalog', () => {
-  const url = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const url = TEST_POSTGRES_URL;
   const schema = `larder_runs_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   let dir: string;
   let engine: Engine;
@@ -392,10 +392,7 @@ describe('runPipeline with the PostgreSQL catalog', () => {
   afterEach(async () => {
     await engine.metastore.close();
     await engine.close();
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await client.end();
+    await dropTestSchema(schema, url);
     await rm(dir, { recursive: true, force: true });
   });
 

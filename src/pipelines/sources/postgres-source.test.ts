@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TEST_POSTGRES_URL } from '../../../test/support/postgres.js';
 import { queryJson, sqlIdent } from '../../duckdb/duckdb.js';
 import { Engine } from '../../engine/engine.js';
 import { isLarderError } from '../../errors.js';
@@ -11,7 +12,7 @@ import { RunScope } from '../run-scope.js';
 import { bindSource } from './bind-source.js';
 import type { KeyFilter } from './bound-source.js';
 
-const URL = process.env.LARDER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL = TEST_POSTGRES_URL;
 
 describe('postgres sources', () => {
   const schema = `larder_src_${randomUUID().replaceAll('-', '').slice(0, 10)}`;
