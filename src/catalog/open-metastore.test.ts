@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,25 @@ describe('openMetastore', () => {
       expect((metastore as SqliteMetastore).path).toBe(join(dir, '.larder', 'catalog.db'));
     } finally {
       await metastore.close();
+    }
+  });
+
+  it('opens an empty in-memory catalog, writing nothing, when asked not to create a missing one', async () => {
+    const dry = await openMetastore({ projectDir: dir, createIfMissing: false });
+    try {
+      expect(await dry.listTables()).toEqual([]);
+      expect(existsSync(join(dir, '.larder'))).toBe(false);
+    } finally {
+      await dry.close();
+    }
+    const real = await openMetastore({ projectDir: dir });
+    await real.createSchema('ml', 's');
+    await real.close();
+    const existing = await openMetastore({ projectDir: dir, createIfMissing: false });
+    try {
+      expect((await existing.listSchemas('ml')).map((e) => e.schema)).toContain('s');
+    } finally {
+      await existing.close();
     }
   });
 

@@ -13,6 +13,7 @@
  * Invariant: each backend is imported only when chosen, so a SQLite project
  * never loads `pg` and a PostgreSQL one never loads the native SQLite module.
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LarderError } from '../errors.js';
 import type { Metastore } from './metastore.js';
@@ -28,6 +29,12 @@ export interface OpenMetastoreOptions {
   readonly url?: string;
   /** PostgreSQL only: the schema holding the catalog (default: the URL's `?schema=`, else `larder`). */
   readonly schema?: string;
+  /**
+   * SQLite only: create the catalog file when the project has none (default
+   * true). False opens an empty in-memory catalog instead, so a dry run
+   * writes nothing.
+   */
+  readonly createIfMissing?: boolean;
 }
 
 /** True for a `postgres://` or `postgresql://` URL. */
@@ -63,7 +70,9 @@ export async function openMetastore(options: OpenMetastoreOptions): Promise<Meta
   }
   const { SqliteMetastore, SQLITE_CATALOG_FILE } = await import('./sqlite/sqlite-metastore.js');
   // `.larder` is the project's data folder (the engine's LARDER_DIR); the catalog must not import the engine.
-  return SqliteMetastore.open(join(resolve(options.projectDir), '.larder', SQLITE_CATALOG_FILE));
+  const file = join(resolve(options.projectDir), '.larder', SQLITE_CATALOG_FILE);
+  if (options.createIfMissing === false && !existsSync(file)) return SqliteMetastore.open(':memory:');
+  return SqliteMetastore.open(file);
 }
 
 /**

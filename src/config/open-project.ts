@@ -10,11 +10,8 @@
  * Invariant: `close()` closes everything `openProject` opened (the store,
  * its engine and the metastore), once, whatever failed in between.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Metastore } from '../catalog/metastore.js';
 import { CATALOG_URL_ENV, openMetastore } from '../catalog/open-metastore.js';
-import { LARDER_DIR } from '../engine/engine.js';
 import { FeatureStore } from '../features/feature-store.js';
 import type { LoadedConfig } from './load-config.js';
 
@@ -47,12 +44,12 @@ export async function openProject(
   const url = envUrl !== undefined && envUrl !== '' ? envUrl : loaded.config.catalog?.url;
   const dryRun = options.dryRun === true;
   let metastore: Metastore | undefined;
-  if (url !== undefined && url !== '') {
-    metastore = await openMetastore({ projectDir: loaded.projectDir, url });
-  } else if (dryRun) {
-    const { SqliteMetastore, SQLITE_CATALOG_FILE } = await import('../catalog/sqlite/sqlite-metastore.js');
-    const file = join(loaded.projectDir, LARDER_DIR, SQLITE_CATALOG_FILE);
-    metastore = await SqliteMetastore.open(existsSync(file) ? file : ':memory:');
+  if ((url !== undefined && url !== '') || dryRun) {
+    metastore = await openMetastore({
+      projectDir: loaded.projectDir,
+      ...(url !== undefined && url !== '' ? { url } : {}),
+      ...(dryRun ? { createIfMissing: false } : {}),
+    });
   }
   let featureStore: FeatureStore;
   try {
