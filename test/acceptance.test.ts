@@ -17,11 +17,7 @@ import { planScan } from '../src/delta/scan/scan.js';
 import { LocalLogStore } from '../src/delta/storage/local-log-store.js';
 import { connect, queryJson, sqlIdent, sqlStringList } from '../src/duckdb/duckdb.js';
 
-const GENERATED = resolve(
-  import.meta.dirname,
-  '..',
-  '../shared/fixtures/delta-acceptance/reader_tests/generated',
-);
+const GENERATED = resolve(import.meta.dirname, '..', 'test/fixtures/delta-acceptance/reader_tests/generated');
 const CASES = readdirSync(GENERATED).sort();
 
 interface VersionMetadata {

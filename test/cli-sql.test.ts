@@ -14,7 +14,7 @@ import { dropTestSchema, TEST_POSTGRES_URL } from './support/postgres.js';
 import { type LarderRun, runLarder } from './support/run-larder.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
-const fixtures = resolve(repoRoot, '../shared/fixtures/delta-acceptance/reader_tests/generated');
+const fixtures = resolve(repoRoot, 'test/fixtures/delta-acceptance/reader_tests/generated');
 const basicAppend = join(fixtures, 'basic_append', 'delta');
 const basicPartitioned = join(fixtures, 'basic_partitioned', 'delta');
 
@@ -123,7 +123,7 @@ describe('larder sql in a project with a config', () => {
     broken = await mkdtemp(join(tmpdir(), 'larder-cli-sql-broken-'));
     await writeFile(
       join(project, 'larder.config.ts'),
-      `import { defineConfig } from 'larder/config';
+      `import { defineConfig } from 'larderjs/config';
 export default defineConfig({
   catalog: { url: '${postgresUrl}?schema=${schema}' },
   warehouse: 'lake',

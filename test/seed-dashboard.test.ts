@@ -1,5 +1,5 @@
 /**
- * The seed's "Real-time Performance Dashboard" (`../shared/seed/
+ * The seed's "Real-time Performance Dashboard" (`test/fixtures/seed/
  * feature-store-performance-guide.md`) over tables Larder itself wrote:
  * a project whose pipeline `customer_features` computes
  * `days_since_last_transaction` from CSV files into
@@ -110,7 +110,7 @@ function expectedFreshness(transactions: readonly Transaction[]) {
   };
 }
 
-const CONFIG = `import { defineConfig } from 'larder/config';
+const CONFIG = `import { defineConfig } from 'larderjs/config';
 
 export default defineConfig({
   sources: {

@@ -1,5 +1,5 @@
 /**
- * Every SQL statement of the seed (`../shared/seed/feature-store-performance-guide.md`),
+ * Every SQL statement of the seed (`test/fixtures/seed/feature-store-performance-guide.md`),
  * copied verbatim (f-strings filled in, `spark.conf.set("k", "v")` written as
  * `SET k = v`), run through `larder sql`'s session against a generated
  * `ml.churn_features.customer_features` table, with each result checked.

@@ -11,7 +11,7 @@ import type { SqlResult } from './sql-result.js';
 import { splitStatements } from './sql-tokenizer.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
-const seedGuide = resolve(repoRoot, '../shared/seed/feature-store-performance-guide.md');
+const seedGuide = resolve(repoRoot, 'test/fixtures/seed/feature-store-performance-guide.md');
 
 let projectDir: string;
 let engine: Engine;

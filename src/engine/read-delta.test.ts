@@ -8,7 +8,7 @@ import { isLarderError } from '../errors.js';
 import { rewriteReadDelta } from './read-delta.js';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
-const fixtures = resolve(repoRoot, '../shared/fixtures/delta-acceptance/reader_tests/generated');
+const fixtures = resolve(repoRoot, 'test/fixtures/delta-acceptance/reader_tests/generated');
 const APPEND = 'basic_append/delta';
 const PARTITIONED = 'basic_partitioned/delta';
 

@@ -8,7 +8,7 @@ import { SqlSession } from './sql-session.js';
 const repoRoot = resolve(import.meta.dirname, '../..');
 const basicAppend = resolve(
   repoRoot,
-  '../shared/fixtures/delta-acceptance/reader_tests/generated/basic_append/delta',
+  'test/fixtures/delta-acceptance/reader_tests/generated/basic_append/delta',
 );
 
 let cwd: string;

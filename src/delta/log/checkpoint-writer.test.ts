@@ -15,7 +15,7 @@ import { lastCheckpointChecksum, readLastCheckpoint } from './v2-checkpoint.js';
 
 const FIXTURE_CHECKPOINT = resolve(
   import.meta.dirname,
-  '../../../../shared/fixtures/delta-acceptance/reader_tests/generated/with_checkpoint/delta/_delta_log/00000000000000000002.checkpoint.parquet',
+  '../../../test/fixtures/delta-acceptance/reader_tests/generated/with_checkpoint/delta/_delta_log/00000000000000000002.checkpoint.parquet',
 );
 
 /** Null and absent optional fields mean the same in the log. */

@@ -15,7 +15,7 @@ import {
   z85Encode,
 } from './deletion-vector.js';
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../..', '../shared/fixtures/delta-acceptance');
+const FIXTURES = path.resolve(import.meta.dirname, '../../..', 'test/fixtures/delta-acceptance');
 const DAT_DV_TABLE = path.join(FIXTURES, 'reader_tests/generated/deletion_vectors/delta');
 
 /** mulberry32: a small seeded generator so failures can be replayed. */

@@ -18,7 +18,7 @@ import { planScan, readTableRows } from './scan.js';
 const GENERATED = resolve(
   import.meta.dirname,
   '../../..',
-  '../shared/fixtures/delta-acceptance/reader_tests/generated',
+  'test/fixtures/delta-acceptance/reader_tests/generated',
 );
 
 let connection: DuckDBConnection;
