@@ -109,7 +109,7 @@ describe('larder init, plan, apply', () => {
     expect((await larder(root, ['init', 'bad'])).code).toBe(0);
     await writeFile(
       join(project, 'larder.config.ts'),
-      `import { defineConfig } from 'larder/config';
+      `import { defineConfig } from 'larderjs/config';
 export default defineConfig({
   sources: { raw_transactions: { type: 'csv', path: 'tx.csv' } },
   entities: { customer: { keys: ['customer_id'] } },
@@ -197,7 +197,7 @@ export default defineConfig({
     expect(init.code).toBe(0);
     const project = join(root, 'empty');
     expect(await readFile(join(project, 'larder.config.ts'), 'utf8')).toContain(
-      "import { defineConfig } from 'larder/config';",
+      "import { defineConfig } from 'larderjs/config';",
     );
     expect(await readFile(join(project, 'README.md'), 'utf8')).toContain('larder plan');
     const plan = await larder(project, ['plan']);

@@ -23,7 +23,7 @@ function larder(args: readonly string[]): Promise<LarderRun> {
   return runLarder(args, { cwd });
 }
 
-const CONFIG = `import { defineConfig } from 'larder/config';
+const CONFIG = `import { defineConfig } from 'larderjs/config';
 
 export default defineConfig({
   sources: {

@@ -334,7 +334,7 @@ describe('tables, describe and history in a project with a config', () => {
     broken = await mkdtemp(join(tmpdir(), 'larder-cli-tables-broken-'));
     await writeFile(
       join(configured, 'larder.config.ts'),
-      `import { defineConfig } from 'larder/config';
+      `import { defineConfig } from 'larderjs/config';
 export default defineConfig({
   catalog: { url: '${postgresUrl}?schema=${schema}' },
   warehouse: 'lake',

@@ -9,7 +9,7 @@
  * `as_of` from the scheduler (or use `current_date` and refresh in full
  * daily, since every customer's recency moves with the clock).
  */
-import { defineConfig, type PipelineContext } from 'larder/config';
+import { defineConfig, type PipelineContext } from 'larderjs/config';
 
 /** The day features describe: a month after the generator's snapshot day, so CDC batches land before it. */
 export const CHURN_AS_OF = '2024-07-31';

@@ -1,6 +1,6 @@
 /**
  * The shape of `larder.config.ts` and the identity `defineConfig` that types
- * it. This file holds types and one function only (it is the `larder/config`
+ * it. This file holds types and one function only (it is the `larderjs/config`
  * entry point, imported by every project's config file), so loading a config
  * never pulls in DuckDB, SQLite or PostgreSQL.
  *
@@ -170,7 +170,7 @@ export interface LarderConfig {
  *
  * @example
  * // larder.config.ts
- * import { defineConfig } from 'larder/config';
+ * import { defineConfig } from 'larderjs/config';
  * export default defineConfig({
  *   sources: { raw_transactions: { type: 'delta', path: 'data/raw_transactions', changeColumn: '_change_timestamp' } },
  *   entities: { customer: { keys: ['customer_id'] } },

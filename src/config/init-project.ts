@@ -53,7 +53,7 @@ export const MINIMAL_CONFIG = `/**
  *   larder apply             create and update the feature tables
  *   larder run <pipeline>    compute features (incrementally when configured)
  */
-import { defineConfig } from 'larder/config';
+import { defineConfig } from 'larderjs/config';
 
 export default defineConfig({
   // Delta tables (catalog name or folder), CSV or Parquet files, PostgreSQL tables.

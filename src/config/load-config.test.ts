@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 const TS_CONFIG = `
-import { defineConfig, type PipelineContext } from 'larder/config';
+import { defineConfig, type PipelineContext } from 'larderjs/config';
 
 const days: number = 30;
 export default defineConfig({
@@ -47,7 +47,7 @@ async function caught(promise: Promise<unknown>): Promise<LarderError> {
 }
 
 describe('loadConfig', () => {
-  it('imports a TypeScript config that uses larder/config and returns it validated with absolute paths', async () => {
+  it('imports a TypeScript config that uses larderjs/config and returns it validated with absolute paths', async () => {
     await writeFile(join(dir, 'larder.config.ts'), TS_CONFIG);
     const { config, file, projectDir } = await loadConfig({ projectDir: dir });
     expect(file).toBe(join(dir, 'larder.config.ts'));

@@ -5,7 +5,7 @@
  * absolute file path and project folder.
  *
  * Invariants:
- * - `larder/config` always resolves to this package's own `define-config`
+ * - `larderjs/config` always resolves to this package's own `define-config`
  *   module (source `.ts` in a checkout, compiled `.js` once built), so a
  *   project's config works whether Larder runs from this repository or from
  *   `node_modules`, and loading a config never loads DuckDB or a catalog.
@@ -119,7 +119,8 @@ function defineConfigModule(): string {
 /** Import `file` and return its default export, else its `config` export. */
 async function importConfigFile(file: string): Promise<unknown> {
   const jiti = createJiti(import.meta.url, {
-    alias: { 'larder/config': defineConfigModule() },
+    // 'larder/config' is what projects made before the package took its npm name import.
+    alias: { 'larderjs/config': defineConfigModule(), 'larder/config': defineConfigModule() },
     moduleCache: false,
     // Without this, jiti answers `default` with the whole module when there is no default export.
     interopDefault: false,
@@ -140,7 +141,7 @@ async function importConfigFile(file: string): Promise<unknown> {
   if (value === undefined) {
     throw new LarderError('CONFIG_INVALID', `${file} exports no config`, {
       file,
-      hint: "write `export default defineConfig({ … })` with defineConfig from 'larder/config'",
+      hint: "write `export default defineConfig({ … })` with defineConfig from 'larderjs/config'",
     });
   }
   return value;

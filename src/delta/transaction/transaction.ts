@@ -340,7 +340,7 @@ function packageVersion(): string {
         name?: string;
         version?: string;
       };
-      if (pkg.name === 'larder' && pkg.version) return pkg.version;
+      if (pkg.name === 'larderjs' && pkg.version) return pkg.version;
     } catch {
       // Not here; look one folder up.
     }
