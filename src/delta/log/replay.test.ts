@@ -1,6 +1,7 @@
-import { mkdtemp, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, run, sqlString } from '../../duckdb/duckdb.js';
 import { isLarderError, type LarderError } from '../../errors.js';
@@ -524,6 +525,59 @@ describe('log replay', () => {
       s = await loadSnapshot(store);
       expect(s.files).toEqual([]);
       expect(s.numRecords).toBe(0);
+    });
+
+    it('matches a remove to its add whatever form of the path either is written in', async () => {
+      // One data file per id: a file read by mistake shows up as its id.
+      const connection = await connect();
+      const onDisk = [
+        'a.parquet',
+        'b c.parquet',
+        'd.parquet',
+        'e.parquet',
+        'sub dir/f%g.parquet',
+        'keep.parquet',
+      ];
+      try {
+        await mkdir(join(root, 'sub dir'), { recursive: true });
+        for (const [i, name] of onDisk.entries()) {
+          await run(
+            connection,
+            `COPY (SELECT ${i + 1}::BIGINT AS id) TO ${sqlString(join(root, name))} (FORMAT parquet)`,
+          );
+        }
+      } finally {
+        connection.closeSync();
+      }
+      const uri = (name: string) => pathToFileURL(join(root, name)).href; // file:///…
+      await commit(1, [
+        { add: file('a.parquet') },
+        { add: file('b%20c.parquet') },
+        { add: file(uri('d.parquet')) },
+        { add: file(join(root, 'e.parquet')) },
+        { add: file('sub%20dir/f%25g.parquet') },
+        { add: file('keep.parquet') },
+      ]);
+      await commit(2, [
+        // file:/… (one slash), file:///…, a plain relative path, a relative path with a dot segment.
+        { remove: tombstone(`file:${join(root, 'a.parquet')}`) },
+        { remove: tombstone(uri('b c.parquet')) },
+        { remove: tombstone('d.parquet') },
+        { remove: tombstone('./e.parquet') },
+        { remove: tombstone(`file://${join(root, 'sub%20dir', 'f%25g.parquet')}`) },
+      ]);
+      const json = await loadSnapshot(store);
+      expect(json.files.map((f) => f.path)).toEqual(['keep.parquet']);
+      expect(await ids(json)).toEqual([6]);
+      await writeCheckpoint(store, json);
+      const fromCheckpoint = await loadSnapshot(store);
+      expect(fromCheckpoint.checkpointVersion).toBe(2);
+      expect(await ids(fromCheckpoint)).toEqual([6]);
+      // An add in URI form after a relative remove brings the file back once, not twice.
+      await commit(3, [{ add: file(uri('a.parquet')) }, { remove: tombstone('keep.parquet') }]);
+      const again = await loadSnapshot(store);
+      expect(await ids(again)).toEqual([1]);
+      expect(again.tombstones.map((t) => t.path)).not.toContain(`file:${join(root, 'a.parquet')}`);
     });
 
     it('keeps the latest txn per application and drops removed domains', async () => {
