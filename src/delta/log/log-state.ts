@@ -125,6 +125,13 @@ export class LogState {
         { table: init.root, version: init.version },
       );
     }
+    if (typeof metadata.schemaString !== 'string') {
+      throw new LarderError(
+        'CORRUPT_LOG',
+        `table ${init.root} has no schema at version ${init.version}: its last metaData action has no schemaString`,
+        { table: init.root, version: init.version, hint: 'the log was written by a broken writer or edited' },
+      );
+    }
     assertReadable(protocol, init.root);
     return new Snapshot({
       ...init,

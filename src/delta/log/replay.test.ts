@@ -289,6 +289,105 @@ describe('log replay', () => {
       expect(error.message).toContain(checkpointFileName(2));
     });
 
+    describe('a checkpoint lacking the protocol or metaData action', () => {
+      /** Rewrite the parquet checkpoint files `names` of version 2 keeping the rows `where` accepts. */
+      async function rewrite(sources: readonly string[], targets: readonly string[], select: string) {
+        const connection = await connect();
+        try {
+          for (const [i, target] of targets.entries()) {
+            const list = sources.map((n) => sqlString(store.pathOf(n))).join(', ');
+            const sql = select.replaceAll('$src', `read_parquet([${list}])`).replaceAll('$part', String(i));
+            await run(
+              connection,
+              `COPY (${sql}) TO ${sqlString(`${store.pathOf(target)}.tmp`)} (FORMAT parquet)`,
+            );
+          }
+        } finally {
+          connection.closeSync();
+        }
+        for (const target of targets) {
+          await store.put(target, await readFile(`${store.pathOf(target)}.tmp`));
+          await unlink(`${store.pathOf(target)}.tmp`);
+        }
+      }
+
+      /** The error of loading the table once the commits the checkpoint replaces are gone. */
+      async function errorWithoutCommits(): Promise<LarderError> {
+        for (const v of [0, 1, 2]) await unlink(store.pathOf(commitFileName(v)));
+        return failure(loadSnapshot(store));
+      }
+
+      const multiPart = [1, 2].map(
+        (i) => `${String(2).padStart(20, '0')}.checkpoint.${String(i).padStart(10, '0')}.0000000002.parquet`,
+      );
+
+      for (const missing of ['metaData', 'protocol'] as const) {
+        it(`names a classic checkpoint and its missing ${missing} action`, async () => {
+          await table(2);
+          await writeCheckpoint(store, await loadSnapshot(store));
+          await rewrite(
+            [checkpointFileName(2)],
+            [checkpointFileName(2)],
+            `SELECT * FROM $src WHERE "${missing}" IS NULL`,
+          );
+          const error = await errorWithoutCommits();
+          expect(error.code).toBe('CORRUPT_LOG');
+          expect(error.message).toContain(checkpointFileName(2));
+          expect(error.message).toContain(`has no ${missing} action`);
+          expect(error.context.file).toBe(checkpointFileName(2));
+        });
+
+        it(`names a multi-part checkpoint and its missing ${missing} action`, async () => {
+          await table(2);
+          await writeCheckpoint(store, await loadSnapshot(store));
+          const classic = checkpointFileName(2);
+          await rewrite(
+            [classic],
+            multiPart,
+            `SELECT * EXCLUDE (__n) FROM (SELECT *, row_number() OVER () AS __n FROM $src WHERE "${missing}" IS NULL) WHERE __n % 2 = $part`,
+          );
+          await unlink(store.pathOf(classic));
+          const error = await errorWithoutCommits();
+          expect(error.code).toBe('CORRUPT_LOG');
+          expect(error.message).toContain(multiPart[0]);
+          expect(error.message).toContain(`has no ${missing} action`);
+        });
+
+        it(`names a UUID-named JSON checkpoint and its missing ${missing} action`, async () => {
+          const t = await table(2);
+          const s = t.snapshot;
+          const name = `${String(2).padStart(20, '0')}.checkpoint.3f1c2a9e-5b7d-4e0f-9a1b-2c3d4e5f6a7b.json`;
+          const lines = [
+            { checkpointMetadata: { version: 2 } },
+            ...(missing === 'protocol' ? [] : [{ protocol: s.protocol }]),
+            ...(missing === 'metaData' ? [] : [{ metaData: s.metadata }]),
+            ...s.files.map((add) => ({ add })),
+          ];
+          await store.put(name, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+          const error = await errorWithoutCommits();
+          expect(error.code).toBe('CORRUPT_LOG');
+          expect(error.message).toContain(name);
+          expect(error.message).toContain(`has no ${missing} action`);
+        });
+      }
+
+      it('takes an action struct of nulls as no action, not as a schema to parse', async () => {
+        await table(2);
+        await writeCheckpoint(store, await loadSnapshot(store));
+        // The metaData row keeps its struct, with every field null.
+        await rewrite(
+          [checkpointFileName(2)],
+          [checkpointFileName(2)],
+          `SELECT * REPLACE (CASE WHEN "metaData" IS NULL THEN NULL ELSE {'id': NULL::VARCHAR, 'schemaString': NULL::VARCHAR} END AS "metaData") FROM $src`,
+        );
+        const error = await errorWithoutCommits();
+        expect(error.code).toBe('CORRUPT_LOG');
+        expect(error.message).toContain(checkpointFileName(2));
+        expect(error.message).toContain('has no metaData action');
+        expect(error.message).not.toContain('not valid JSON');
+      });
+    });
+
     describe('multi-part', () => {
       const part = (i: number) =>
         `${String(3).padStart(20, '0')}.checkpoint.${String(i).padStart(10, '0')}.0000000002.parquet`;
