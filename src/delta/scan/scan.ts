@@ -16,6 +16,9 @@
  *   unless every file's stats show every column read, the files are read
  *   with `union_by_name` and unioned by name with an empty relation that has
  *   every column, so a column no file has still binds.
+ * - Type widening: a column whose type was widened (`delta.typeChanges`)
+ *   is read with `union_by_name`, which types it as the files' common
+ *   supertype, then cast to the current type.
  * - Column mapping: `name` mode reads physical names (nested struct fields
  *   too) and aliases them; `id` mode reads by Parquet field id through
  *   `read_parquet`'s `schema` parameter.
@@ -46,6 +49,7 @@ import {
   toDuckDBType,
 } from '../log/schema.js';
 import { assertReadable, type Snapshot } from '../log/snapshot.js';
+import { hasTypeChanges } from '../log/type-widening.js';
 import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { readDeletionVector } from './deletion-vector.js';
 import type { Literal, Predicate } from './predicate.js';
@@ -437,6 +441,8 @@ class FileReader {
   readonly #rootPrefix: string;
   /** `#rootPrefix` as an open SQL string literal. */
   readonly #quotedRootPrefix: string;
+  /** Whether a column read had its type widened, so files may hold different types of it. */
+  readonly #widened: boolean;
 
   constructor(
     snapshot: Snapshot,
@@ -450,6 +456,7 @@ class FileReader {
     this.#rootPrefix = snapshot.root.endsWith(path.sep) ? snapshot.root : snapshot.root + path.sep;
     this.#quotedRootPrefix = sqlString(this.#rootPrefix).slice(0, -1);
     const stored = columns.filter((c) => !c.partition && c.field.type !== 'void');
+    this.#widened = stored.some((c) => hasTypeChanges(c.field));
     this.#physical = [
       ...stored.map((c) => c.physical),
       ...(options.withChangeType ? [CHANGE_TYPE_COLUMN] : []),
@@ -562,7 +569,11 @@ class FileReader {
    */
   #read(files: readonly Add[], where?: string, join?: string): string {
     const list = this.#list(files);
-    const safe = this.#mode === 'id' || this.#allFilesHaveColumns(files);
+    // Type widening: older files hold narrower types. read_parquet without union_by_name takes the
+    // first file's types and casts the others to them (failing, or truncating a timestamp to a
+    // date); with it, each column gets the files' common supertype, which the outer CAST widens.
+    // In id mode the `schema` parameter already names the current types.
+    const safe = this.#mode === 'id' || (!this.#widened && this.#allFilesHaveColumns(files));
     const named = join !== undefined || this.#rowIds;
     const read = `read_parquet(${list}${this.#options}${named ? `, filename = '${FILENAME}'` : ''}${safe ? '' : ', union_by_name = true'})`;
     if (safe && !named) return where ? `${read} WHERE ${where}` : read;
