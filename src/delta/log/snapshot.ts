@@ -19,6 +19,8 @@ export const SUPPORTED_READER_FEATURES: ReadonlySet<string> = new Set([
   'typeWidening-preview',
   'vacuumProtocolCheck',
   'v2Checkpoint',
+  'variantType',
+  'variantType-preview',
 ]);
 
 /** A commit in the log segment of a snapshot: version and commit timestamp (ms). */
