@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { type TableName, tableFullName } from '../../catalog/metastore.js';
 import { DeltaTable } from '../../delta/delta-table.js';
 import { fromDuckDBType } from '../../delta/log/schema.js';
+import { changeColumnType } from '../../delta/operations/change-column-type.js';
 import { type CloneMetrics, cloneTable } from '../../delta/operations/clone.js';
 import { setClusteringColumns } from '../../delta/operations/clustering.js';
 import { type ColumnSpec, createTable } from '../../delta/operations/create.js';
@@ -27,6 +28,7 @@ import { LarderError } from '../../errors.js';
 import { portableSource } from './portable-source.js';
 import type {
   AlterClusterByStatement,
+  AlterColumnTypeStatement,
   AlterSetPropertiesStatement,
   AlterUnsetPropertiesStatement,
   CloneTableStatement,
@@ -500,6 +502,19 @@ export async function executeAlterProperties(
       ? { set: statement.properties, store: target.table.store }
       : { unset: statement.keys, ifExists: statement.ifExists, store: target.table.store },
   );
+  return emptyResult('ALTER');
+}
+
+/** ALTER TABLE t ALTER COLUMN c TYPE t: type widening, a metadata-only commit. */
+export async function executeAlterColumnType(
+  statement: AlterColumnTypeStatement,
+  context: StatementContext,
+): Promise<SqlResult> {
+  const target = await findDeltaTable(context, statement.name);
+  if (!target) return context.engine.query(statement.text);
+  await changeColumnType(target.table.snapshot, statement.column, statement.type, {
+    store: target.table.store,
+  });
   return emptyResult('ALTER');
 }
 

@@ -15,6 +15,7 @@ import type { SqlResult } from '../../engine/sql-result.js';
 import { LarderError } from '../../errors.js';
 import {
   executeAlterClusterBy,
+  executeAlterColumnType,
   executeAlterProperties,
   executeClone,
   executeCreateSchema,
@@ -119,6 +120,8 @@ export async function executeStatement(statement: Statement, context: StatementC
       return executeAlterProperties(statement, context);
     case 'alterClusterBy':
       return executeAlterClusterBy(statement, context);
+    case 'alterColumnType':
+      return executeAlterColumnType(statement, context);
     case 'restore':
       return executeRestore(statement, context);
     case 'optimize':

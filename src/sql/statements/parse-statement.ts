@@ -1015,6 +1015,8 @@ class StatementParser {
         c.expectEnd();
         return { kind: 'alterClusterBy', text: this.#text, name, columns };
       }
+      const changeColumn = this.#changeColumnType(name);
+      if (changeColumn) return changeColumn;
       const words = c.tokens
         .slice(c.index, c.index + 2)
         .filter((t) => t.kind === 'word')
@@ -1022,9 +1024,41 @@ class StatementParser {
       if (words.length === 0) throw c.error('expected SET TBLPROPERTIES, UNSET TBLPROPERTIES or CLUSTER BY');
       throw c.unsupported(
         `ALTER TABLE … ${words.join(' ')}`,
-        'Larder alters tables with SET/UNSET TBLPROPERTIES and CLUSTER BY',
+        'Larder alters tables with SET/UNSET TBLPROPERTIES, CLUSTER BY and ALTER COLUMN … TYPE',
       );
     });
+  }
+
+  /**
+   * `{ALTER | CHANGE} [COLUMN] c TYPE t`, or Hive's `CHANGE [COLUMN] c c t` (same name); undefined
+   * when the statement is neither. Other column changes are refused by name.
+   */
+  #changeColumnType(name: QualifiedName): Statement | undefined {
+    const c = this.#c;
+    const verb = c.acceptOneOf('ALTER', 'CHANGE');
+    if (!verb) return undefined;
+    c.acceptKeyword('COLUMN');
+    const column = c.identifier('the column to change');
+    if (!c.acceptKeyword('TYPE')) {
+      if (verb.toUpperCase() === 'CHANGE' && c.isIdentifier()) {
+        const newName = c.identifier('the new column name');
+        if (newName.toLowerCase() !== column.toLowerCase()) {
+          throw c.unsupported('renaming a column', 'Larder changes only the type of a column');
+        }
+      } else {
+        const words = c.tokens
+          .slice(c.index, c.index + 2)
+          .filter((t) => t.kind === 'word')
+          .map((t) => t.text.toUpperCase());
+        throw c.unsupported(
+          `ALTER TABLE … ${verb.toUpperCase()} COLUMN … ${words.join(' ')}`.trimEnd(),
+          'Larder changes a column with ALTER COLUMN c TYPE t (type widening)',
+        );
+      }
+    }
+    const type = readSparkType(c);
+    c.expectEnd();
+    return { kind: 'alterColumnType', text: this.#text, name, column, type };
   }
 
   // ---- Delta maintenance

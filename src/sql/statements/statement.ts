@@ -251,6 +251,14 @@ export interface AlterClusterByStatement extends Base {
   readonly columns: readonly string[];
 }
 
+/** `ALTER TABLE t {ALTER | CHANGE} [COLUMN] c TYPE type`: type widening. */
+export interface AlterColumnTypeStatement extends Base {
+  readonly kind: 'alterColumnType';
+  readonly name: QualifiedName;
+  readonly column: string;
+  readonly type: DataType;
+}
+
 export interface RestoreStatement extends Base {
   readonly kind: 'restore';
   readonly name: QualifiedName;
@@ -330,6 +338,7 @@ export type Statement =
   | AlterSetPropertiesStatement
   | AlterUnsetPropertiesStatement
   | AlterClusterByStatement
+  | AlterColumnTypeStatement
   | RestoreStatement
   | OptimizeStatement
   | VacuumStatement
