@@ -211,6 +211,12 @@ describe('the packed package in a fresh project', () => {
     expect(pending.map((entry) => entry.name)).toEqual(['better-sqlite3']);
   });
 
+  it('has nothing left to approve after the command the README gives', async () => {
+    await run('npm', ['install-scripts', 'approve', 'better-sqlite3'], esm);
+    const { stdout } = await run('npm', ['install-scripts', 'ls', '--json'], esm);
+    expect((JSON.parse(stdout) as { allowScripts: unknown[] }).allowScripts).toEqual([]);
+  });
+
   it('runs the documented FeatureStore scripts with require() in a CommonJS project', async () => {
     const load = "const { FeatureStore } = require('larderjs');";
     await writeFile(join(cjs, '00-open.js'), openScript(load));
