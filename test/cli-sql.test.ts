@@ -105,6 +105,20 @@ describe('larder sql', () => {
     expect(run.stderr).toMatch(/^error \[TABLE_NOT_FOUND\]: .*'tables\/missing'/);
   });
 
+  it('fails with exit code 1 and INVALID_ARGUMENT when there is no statement to run', async () => {
+    for (const [statement, input] of [
+      ['', undefined],
+      ['  \n ', undefined],
+      ['/* only a comment */ ;', undefined],
+      ['-', '  \n-- only a comment\n'],
+    ] as const) {
+      const run = await larder(['sql', statement], input);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: larder sql was given no SQL statement/);
+    }
+  });
+
   it('fails with exit code 1 and DuckDB message on a SQL error', async () => {
     const run = await larder(['sql', 'SELECT no_such_column']);
     expect(run.code).toBe(1);
