@@ -83,7 +83,8 @@ export async function stageDataFrame(
     await connection.run(`CREATE TABLE ${target} AS SELECT * FROM (\n${query}\n) AS __larder_df`);
   } catch (error) {
     await drop();
-    throw new LarderError('SQL_ERROR', `the df of a write to ${table} failed: ${(error as Error).message}`, {
+    const message = await engine.explainError((error as Error).message);
+    throw new LarderError('SQL_ERROR', `the df of a write to ${table} failed: ${message}`, {
       table,
       cause: error,
     });
