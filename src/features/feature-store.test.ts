@@ -324,7 +324,11 @@ describe('writeTable', () => {
   it('adds new columns of the df to the table and to the catalog features', async () => {
     await fs.createTable({ name: 'ml.f.t', primaryKeys: 'id', schema: { id: 'long', a: 'double' } });
     await fs.writeTable({ name: 'ml.f.t', df: [{ id: 1n, a: 1.5 }] });
-    const result = await fs.writeTable({ name: 'ml.f.t', df: 'SELECT 1::BIGINT AS id, 42 AS b' });
+    const result = await fs.writeTable({
+      name: 'ml.f.t',
+      df: 'SELECT 1::BIGINT AS id, 42 AS b',
+      mergeSchema: true,
+    });
     expect(result.addedColumns).toEqual(['b']);
     const table = await fs.getTable('ml.f.t');
     expect(table.features.map((f) => [f.name, f.type])).toEqual([
@@ -333,6 +337,64 @@ describe('writeTable', () => {
     ]);
     const rows = (await fs.readTable('ml.f.t')).toArray().map((r) => r.toJSON());
     expect(rows).toEqual([{ id: 1n, a: 1.5, b: 42 }]);
+  });
+
+  it('refuses a df column the table lacks without mergeSchema, naming each one with the column it likely meant', async () => {
+    const created = await fs.createTable({
+      name: 'ml.f.products',
+      primaryKeys: 'id',
+      schema: { id: 'long', price: 'double', stock: 'integer' },
+      df: [{ id: 1n, price: 9.5, stock: 3 }],
+    });
+    const rows = await failure(
+      fs.writeTable({ name: 'ml.f.products', df: [{ id: 1n, prize: 10, stok: 4, colour: 'red' }] }),
+    );
+    expect(rows.code).toBe('SCHEMA_MISMATCH');
+    expect(rows.message).toContain(
+      'the df written to ml.f.products has columns the table lacks: "prize" (did you mean "price"?), "stok" (did you mean "stock"?), "colour"',
+    );
+    expect(rows.hint).toContain('mergeSchema: true');
+    expect(rows.context).toMatchObject({ table: 'ml.f.products', columns: ['prize', 'stok', 'colour'] });
+    // The same rule for an append, a SQL df and an Arrow df.
+    const append = await failure(
+      fs.writeTable({ name: 'ml.f.products', df: [{ id: 2n, prize: 1 }], mode: 'append' }),
+    );
+    expect(append.code).toBe('SCHEMA_MISMATCH');
+    expect(append.message).toContain('"prize" (did you mean "price"?)');
+    const sql = await failure(
+      fs.writeTable({ name: 'ml.f.products', df: 'SELECT 2::BIGINT AS id, 1.0::DOUBLE AS prize' }),
+    );
+    expect(sql.message).toContain('a column the table lacks: "prize" (did you mean "price"?)');
+    const arrow = tableFromArrays({ id: BigInt64Array.from([2n]), prize: Float64Array.from([1]) });
+    const fromArrow = await failure(fs.writeTable({ name: 'ml.f.products', df: arrow }));
+    expect(fromArrow.message).toContain('"prize" (did you mean "price"?)');
+    // Nothing was written, and the schema is as it was.
+    const delta = await DeltaTable.open(created.location);
+    expect(delta.version).toBe(created.version);
+    expect(delta.snapshot.schema.fields.map((f) => f.name)).toEqual(['id', 'price', 'stock']);
+    // With mergeSchema the column is added, as a new feature.
+    const added = await fs.writeTable({
+      name: 'ml.f.products',
+      df: [{ id: 2n, price: 1, colour: 'red' }],
+      mode: 'append',
+      mergeSchema: true,
+    });
+    expect(added.addedColumns).toEqual(['colour']);
+    expect((await fs.getTable('ml.f.products')).features.map((f) => f.name)).toEqual([
+      'price',
+      'stock',
+      'colour',
+    ]);
+  });
+
+  it('matches df columns to table columns case-insensitively, as Delta does', async () => {
+    await fs.createTable({ name: 'ml.f.t', primaryKeys: 'id', schema: { id: 'long', Price: 'double' } });
+    const result = await fs.writeTable({
+      name: 'ml.f.t',
+      df: 'SELECT 1::BIGINT AS ID, 2.5::DOUBLE AS price',
+    });
+    expect(result.addedColumns).toEqual([]);
+    expect((await fs.readTable('ml.f.t')).toArray().map((r) => r.toJSON())).toEqual([{ id: 1n, Price: 2.5 }]);
   });
 
   it('merges a df that adds a column as one new version, then records the column in the catalog', async () => {
@@ -349,6 +411,7 @@ describe('writeTable', () => {
     const result = await fs.writeTable({
       name: 'ml.f.t',
       df: 'SELECT * FROM (VALUES (2::BIGINT, 3.5::DOUBLE, 7), (3::BIGINT, 4.5::DOUBLE, 8)) s(id, a, b)',
+      mergeSchema: true,
     });
     expect(result.version).toBe(before.version + 1);
     expect(result.addedColumns).toEqual(['b']);
@@ -375,7 +438,11 @@ describe('writeTable', () => {
       df: [{ id: 1n, a: 1.5 }],
     });
     const error = await failure(
-      fs.writeTable({ name: 'ml.f.t', df: 'SELECT 2::BIGINT AS id, -1.0::DOUBLE AS a, 42 AS b' }),
+      fs.writeTable({
+        name: 'ml.f.t',
+        df: 'SELECT 2::BIGINT AS id, -1.0::DOUBLE AS a, 42 AS b',
+        mergeSchema: true,
+      }),
     );
     expect(error.code).toBe('CONSTRAINT_VIOLATION');
     const delta = await DeltaTable.open(created.location);
@@ -521,7 +588,7 @@ describe('writeTable', () => {
       properties: { 'delta.columnMapping.mode': 'name' },
       df: [{ id: 1n, v: 2 }],
     });
-    await fs.writeTable({ name: table, df: [{ id: 2n, v: 3, extra: 'x' }] });
+    await fs.writeTable({ name: table, df: [{ id: 2n, v: 3, extra: 'x' }], mergeSchema: true });
     const rows = (await fs.readTable(table)).toArray().map((r) => r.toJSON());
     expect(rows.sort((a, b) => Number(a.id) - Number(b.id))).toEqual([
       { id: 1n, v: 2, extra: null },
@@ -572,6 +639,7 @@ describe('writeTable', () => {
         fs.writeTable({
           name: table,
           df: `SELECT (i + ${w * 100})::BIGINT AS id, ${w}::INTEGER AS v FROM range(20) r(i)`,
+          mergeSchema: true,
         }),
       ),
     );

@@ -61,6 +61,7 @@ import { type FeatureTable, featureColumns, toFeatureTable } from './feature-tab
 import { assertKeys, keyColumns } from './key-checks.js';
 import { type FeatureInputRow, type FeatureRow, type SchemaSpec, schemaSpecColumns } from './schema-spec.js';
 import { resolveDefinition } from './table-definition.js';
+import { assertKnownColumns } from './unknown-columns.js';
 
 export interface FeatureStoreOptions {
   /** The project folder (default: the current directory). */
@@ -128,6 +129,12 @@ export interface WriteFeatureTableOptions<R extends object = Record<string, unkn
    * `DUPLICATE_KEY`, a key the table already has.
    */
   readonly mode?: 'merge' | 'append';
+  /**
+   * Add the df's columns the table lacks as new (nullable) features. Without
+   * it such a column fails the write with `SCHEMA_MISMATCH` naming it (a
+   * typo must not become a feature).
+   */
+  readonly mergeSchema?: boolean;
   /** Free text stored in the Delta commit's `userMetadata`. */
   readonly userMetadata?: string;
   /**
@@ -367,11 +374,14 @@ export class FeatureStore {
 
   /**
    * Write a DataFrame to a feature table: `merge` (default) upserts by the
-   * primary key, `append` adds rows. Columns the table lacks are added.
+   * primary key, `append` adds rows. A column the table lacks fails the
+   * write (`SCHEMA_MISMATCH`, naming it) unless `mergeSchema: true`, which
+   * adds it as a new feature in the write's commit.
    *
    * @example
    * await fs.writeTable({ name: 'ml.churn_features.customer_features', df: 'SELECT * FROM staging_features' });
    * await fs.writeTable({ name: 'ml.churn_features.daily_activity', df: arrowTable, mode: 'append' });
+   * await fs.writeTable({ name: table, df: [{ customer_id: 1n, churn_score: 0.2 }], mergeSchema: true });
    */
   async writeTable<R extends object>(options: WriteFeatureTableOptions<R>): Promise<WriteFeatureTableResult> {
     this.#assertOpen();
@@ -388,8 +398,16 @@ export class FeatureStore {
     const { entry, feature, table } = await this.#resolveFeature(options.name);
     const full = entry.fullName;
     const snapshot = (await table.refresh()).snapshot;
+    const mergeSchema = options.mergeSchema === true;
     const staged = await stageDataFrame(this.engine, options.df as DataFrame, snapshot.schema, full);
     try {
+      if (!mergeSchema) {
+        assertKnownColumns(
+          staged.columns.map((c) => c.name),
+          snapshot.schema,
+          full,
+        );
+      }
       const keys = keyColumns(staged.columns, feature.primaryKeys, full);
       await assertKeys(this.engine.connection, staged.sql, keys, full);
       const userMetadata = options.userMetadata !== undefined ? { userMetadata: options.userMetadata } : {};
@@ -408,10 +426,7 @@ export class FeatureStore {
         let attempts = 0;
         const append = async (): Promise<Written> => {
           const read = attempts++ === 0 ? snapshot : (await table.refresh()).snapshot;
-          const { addedColumns } = reconcileSchema(read.schema, staged.columns, {
-            table: full,
-            mergeSchema: true,
-          });
+          const { addedColumns } = reconcileSchema(read.schema, staged.columns, { table: full, mergeSchema });
           const readFootprint = await assertNewKeys(this.engine, read, staged.sql, keys, full);
           const written = await writeDelta(read, staged.sql, {
             mode: 'append',
@@ -427,14 +442,14 @@ export class FeatureStore {
       } else {
         const { addedColumns } = reconcileSchema(snapshot.schema, staged.columns, {
           table: full,
-          mergeSchema: true,
+          mergeSchema,
         });
         // New columns go into the merge's own commit (a retry re-reads the schema).
         const merge = async (): Promise<Written> => ({
           ...(await table.merge({
             source: staged.sql,
             on: feature.primaryKeys,
-            mergeSchema: true,
+            mergeSchema,
             ...userMetadata,
             ...domainMetadata,
           })),
