@@ -387,6 +387,48 @@ describe('writeTable', () => {
     ]);
   });
 
+  it('makes a column the table lacks a compile error through a typed handle, unless mergeSchema: true', async () => {
+    const table = await fs.createTable({
+      name: 'ml.f.typed',
+      primaryKeys: 'customer_id',
+      schema: { customer_id: 'long', price: 'double' },
+    });
+    type Row = { customer_id: bigint; price: number | null };
+    const fetched = await fs.getTable<Row>('ml.f.typed');
+    // The type checker (tsc --noEmit) holds these lines to their @ts-expect-error; at run time each is refused too.
+    const typos = [
+      // @ts-expect-error prize is not a column of the table
+      () => fs.writeTable({ name: table, df: [{ customer_id: 1n, prize: 3 }] }),
+      // @ts-expect-error the same in append mode
+      () => fs.writeTable({ name: table, df: [{ customer_id: 1n, prize: 3 }], mode: 'append' }),
+      // @ts-expect-error mergeSchema: false is no licence either
+      () => fs.writeTable({ name: table, df: [{ customer_id: 1n, prize: 3 }], mergeSchema: false }),
+      // @ts-expect-error a handle from getTable<Row> is typed as well
+      () => fs.writeTable({ name: fetched, df: [{ customer_id: 1n, prize: 3 }] }),
+    ];
+    for (const typo of typos) expect((await failure(typo())).code).toBe('SCHEMA_MISMATCH');
+    // Allowed: the table's columns, any column with mergeSchema: true, and any column by a string name.
+    await fs.writeTable({ name: table, df: [{ customer_id: 1n, price: 2 }] });
+    await fs.writeTable({ name: table, df: [{ customer_id: 2n, discount: 0.1 }], mergeSchema: true });
+    await fs.writeTable({ name: 'ml.f.typed', df: [{ customer_id: 3n, discount: 0.2 }] });
+    // @ts-expect-error a typed column keeps its type with mergeSchema
+    void (() => fs.writeTable({ name: table, df: [{ customer_id: 'x', other: 1 }], mergeSchema: true }));
+    expectTypeOf(fs.writeTable<Row, false>)
+      .parameter(0)
+      .toHaveProperty('df')
+      .extract<readonly object[]>()
+      .items.toEqualTypeOf<{
+        readonly customer_id?: bigint | number;
+        readonly price?: number | bigint | Date | string | null | undefined;
+      }>();
+    const rows = (await fs.readTable('ml.f.typed')).toArray().map((r) => r.toJSON());
+    expect(rows.sort((a, b) => Number(a.customer_id) - Number(b.customer_id))).toEqual([
+      { customer_id: 1n, price: 2, discount: null },
+      { customer_id: 2n, price: null, discount: 0.1 },
+      { customer_id: 3n, price: null, discount: 0.2 },
+    ]);
+  });
+
   it('matches df columns to table columns case-insensitively, as Delta does', async () => {
     await fs.createTable({ name: 'ml.f.t', primaryKeys: 'id', schema: { id: 'long', Price: 'double' } });
     const result = await fs.writeTable({

@@ -59,7 +59,13 @@ import { queryArrow } from './arrow/duckdb-to-arrow.js';
 import { type DataFrame, type StagedFrame, stageDataFrame } from './data-frame.js';
 import { type FeatureTable, featureColumns, toFeatureTable } from './feature-table.js';
 import { assertKeys, keyColumns } from './key-checks.js';
-import { type FeatureInputRow, type FeatureRow, type SchemaSpec, schemaSpecColumns } from './schema-spec.js';
+import {
+  type FeatureEvolvingRow,
+  type FeatureInputRow,
+  type FeatureRow,
+  type SchemaSpec,
+  schemaSpecColumns,
+} from './schema-spec.js';
 import { resolveDefinition } from './table-definition.js';
 import { assertKnownColumns } from './unknown-columns.js';
 
@@ -120,9 +126,21 @@ export interface TypedCreateFeatureTableOptions<
   readonly timeseriesColumn?: T;
 }
 
-export interface WriteFeatureTableOptions<R extends object = Record<string, unknown>> {
+/**
+ * The options of `writeTable`. `R` is the row type of the table (from a typed
+ * handle); `M` is the type of `mergeSchema`: row literals may name columns
+ * the table lacks only when it may be `true`.
+ */
+export interface WriteFeatureTableOptions<
+  R extends object = Record<string, unknown>,
+  M extends boolean = boolean,
+> {
   readonly name: FeatureTableRef<R>;
-  readonly df: readonly FeatureInputRow<R>[] | ArrowTable | string;
+  /** Rows, an Apache Arrow table or a Larder SQL query. The row type comes from `name` alone. */
+  readonly df:
+    | readonly (true extends M ? FeatureEvolvingRow<NoInfer<R>> : FeatureInputRow<NoInfer<R>>)[]
+    | ArrowTable
+    | string;
   /**
    * `merge` (default) upserts by primary key; `append` adds rows with new keys
    * (time series: new timestamps of any entity) and refuses, with
@@ -134,7 +152,7 @@ export interface WriteFeatureTableOptions<R extends object = Record<string, unkn
    * it such a column fails the write with `SCHEMA_MISMATCH` naming it (a
    * typo must not become a feature).
    */
-  readonly mergeSchema?: boolean;
+  readonly mergeSchema?: M;
   /** Free text stored in the Delta commit's `userMetadata`. */
   readonly userMetadata?: string;
   /**
@@ -383,7 +401,9 @@ export class FeatureStore {
    * await fs.writeTable({ name: 'ml.churn_features.daily_activity', df: arrowTable, mode: 'append' });
    * await fs.writeTable({ name: table, df: [{ customer_id: 1n, churn_score: 0.2 }], mergeSchema: true });
    */
-  async writeTable<R extends object>(options: WriteFeatureTableOptions<R>): Promise<WriteFeatureTableResult> {
+  async writeTable<R extends object, const M extends boolean = false>(
+    options: WriteFeatureTableOptions<R, M>,
+  ): Promise<WriteFeatureTableResult> {
     this.#assertOpen();
     const mode = options.mode ?? 'merge';
     if (mode !== 'merge' && mode !== 'append') {
