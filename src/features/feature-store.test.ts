@@ -518,6 +518,87 @@ describe('writeTable', () => {
     expect((await fs.getTable('ml.f.t')).version).toBe(0);
   });
 
+  it('names the table, the column and the row (index and key) of a value that does not fit its column', async () => {
+    const created = await fs.createTable({
+      name: 'ml.f.t',
+      primaryKeys: 'id',
+      schema: { id: 'long', n: 'long', day: 'date', small: 'integer' },
+      df: [{ id: 1n, n: 1, day: '2024-01-01', small: 1 }],
+    });
+    const cases = [
+      {
+        df: [
+          { id: 5n, n: 5 },
+          { id: 6n, n: 'abc' },
+        ],
+        column: 'n',
+        row: 1,
+        key: 'id=6',
+        value: '"abc"',
+      },
+      { df: [{ id: 7n, day: '2024-13-01' }], column: 'day', row: 0, key: 'id=7', value: '"2024-13-01"' },
+      {
+        df: [{ id: 8n }, { id: 9n }, { id: 10n, small: 3_000_000_000 }],
+        column: 'small',
+        row: 2,
+        key: 'id=10',
+        value: '3000000000',
+      },
+      { df: [{ id: 'eleven', n: 1 }], column: 'id', row: 0, key: 'id=eleven', value: '"eleven"' },
+    ];
+    for (const mode of ['merge', 'append'] as const) {
+      for (const c of cases) {
+        const error = await failure(fs.writeTable({ name: 'ml.f.t', df: c.df, mode }));
+        expect(error.code).toBe('SCHEMA_MISMATCH');
+        expect(error.message).toContain(
+          `row ${c.row} (${c.key}) of the rows written to ml.f.t: value ${c.value} of column "${c.column}"`,
+        );
+        expect(error.message).not.toMatch(/rows\.json|larder-rows|JSON transform/);
+        expect(error.context).toMatchObject({ table: 'ml.f.t', column: c.column, row: c.row, key: c.key });
+      }
+    }
+    // createTable too, and nothing was written anywhere.
+    const create = await failure(
+      fs.createTable({
+        name: 'ml.f.other',
+        primaryKeys: 'id',
+        schema: { id: 'long', day: 'date' },
+        df: [{ id: 1n, day: 'soon' }],
+      }),
+    );
+    expect(create.message).toContain(
+      'row 0 (id=1) of the rows written to ml.f.other: value "soon" of column "day"',
+    );
+    expect((await DeltaTable.open(created.location)).version).toBe(created.version);
+  });
+
+  it('names the column of a nested value that does not fit, and the table of an Arrow column of the wrong type', async () => {
+    await fs.createTable({
+      name: 'ml.f.t',
+      primaryKeys: 'id',
+      df: "SELECT 1::BIGINT AS id, {'a': 1::BIGINT} AS st, 2::BIGINT AS n",
+    });
+    const nested = await failure(
+      fs.writeTable({
+        name: 'ml.f.t',
+        df: [
+          { id: 2n, st: { a: 3 } },
+          { id: 3n, st: { a: 'x' } },
+        ],
+      }),
+    );
+    expect(nested.code).toBe('SCHEMA_MISMATCH');
+    expect(nested.message).toContain('the rows written to ml.f.t could not be read (column "st")');
+    expect(nested.message).not.toMatch(/rows\.json|larder-rows/);
+    expect(nested.context.column).toBe('st');
+    const arrow = tableFromArrays({ id: BigInt64Array.from([2n]), n: ['abc'] });
+    const fromArrow = await failure(fs.writeTable({ name: 'ml.f.t', df: arrow }));
+    expect(fromArrow.code).toBe('SCHEMA_MISMATCH');
+    expect(fromArrow.message).toContain('column "n" of table ml.f.t has type long');
+    expect(fromArrow.context).toMatchObject({ table: 'ml.f.t', column: 'n' });
+    expect((await fs.readTable('ml.f.t')).numRows).toBe(1);
+  });
+
   it('appends rows in append mode', async () => {
     await fs.createTable({
       name: 'ml.f.daily',

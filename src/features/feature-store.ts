@@ -306,6 +306,7 @@ export class FeatureStore {
             options.df,
             declaredSchema ?? { type: 'struct', fields: [] },
             full,
+            { keys: [options.primaryKeys, options.timeseriesColumn ?? []].flat() },
           )
         : undefined;
     try {
@@ -419,7 +420,9 @@ export class FeatureStore {
     const full = entry.fullName;
     const snapshot = (await table.refresh()).snapshot;
     const mergeSchema = options.mergeSchema === true;
-    const staged = await stageDataFrame(this.engine, options.df as DataFrame, snapshot.schema, full);
+    const staged = await stageDataFrame(this.engine, options.df as DataFrame, snapshot.schema, full, {
+      keys: feature.primaryKeys,
+    });
     try {
       if (!mergeSchema) {
         assertKnownColumns(
