@@ -569,6 +569,18 @@ describe('writeTable', () => {
     expect(create.message).toContain(
       'row 0 (id=1) of the rows written to ml.f.other: value "soon" of column "day"',
     );
+    // A declared schema is the table's: a df column outside it is refused, with a did-you-mean.
+    const typo = await failure(
+      fs.createTable({
+        name: 'ml.f.other',
+        primaryKeys: 'id',
+        schema: { id: 'long', day: 'date' },
+        df: [{ id: 1n, dya: '2024-01-01' }],
+      }),
+    );
+    expect(typo.code).toBe('SCHEMA_MISMATCH');
+    expect(typo.message).toContain('ml.f.other has a column the table lacks: "dya" (did you mean "day"?)');
+    expect((await failure(fs.getTable('ml.f.other'))).code).toBe('TABLE_NOT_FOUND');
     expect((await DeltaTable.open(created.location)).version).toBe(created.version);
   });
 

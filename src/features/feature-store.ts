@@ -329,6 +329,13 @@ export class FeatureStore {
         clusterBy: options.clusterBy,
       });
       if (staged) {
+        // A declared schema is the table's: a df column outside it is a typo, as in writeTable.
+        if (declaredSchema)
+          assertKnownColumns(
+            staged.columns.map((c) => c.name),
+            declaredSchema,
+            full,
+          );
         const keys = keyColumns(staged.columns, definition.primaryKeys, full);
         await assertKeys(this.engine.connection, staged.sql, keys, full);
       }
