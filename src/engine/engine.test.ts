@@ -226,6 +226,31 @@ describe('Engine: names', () => {
     expect(resolved.message).toContain('ml.sales.refunds');
   });
 
+  it('suggests the closest registered table for a misspelt name, never a DuckDB system table', async () => {
+    const threeParts = await failure(engine.query('SELECT * FROM ml.sales.ordres'));
+    expect(threeParts.code).toBe('TABLE_NOT_FOUND');
+    expect(threeParts.message).toContain('table ml.sales.ordres not found (did you mean "ml.sales.orders"?)');
+    // One part: DuckDB's binder fails, and its suggestion (a system table) is replaced by ours.
+    engine.useSchema('ml', 'sales');
+    try {
+      const onePart = await failure(engine.query('SELECT * FROM custmers'));
+      expect(onePart.code).toBe('SQL_ERROR');
+      expect(onePart.message).toContain('Table with name custmers does not exist');
+      expect(onePart.message).toContain('Did you mean "ml.sales.customers"?');
+      expect(onePart.message.match(/Did you mean/g)).toHaveLength(1);
+    } finally {
+      engine.useSchema('main', 'default');
+    }
+    // A table of another schema is found by its table part.
+    expect((await failure(engine.query('SELECT * FROM orders'))).message).toContain(
+      'Did you mean "ml.sales.orders"?',
+    );
+    // Nothing close: no suggestion at all (DuckDB's "pg_enum"-like guess is dropped).
+    const far = await failure(engine.query('INSERT INTO zzqx VALUES (1)'));
+    expect(far.message).toContain('Table with name zzqx does not exist');
+    expect(far.message).not.toContain('Did you mean');
+  });
+
   it('resolves a registered table to its entry and Delta table at the latest version', async () => {
     const { entry, table } = await engine.resolveTable('ML.SALES.ORDERS');
     expect(entry.fullName).toBe('ml.sales.orders');

@@ -32,6 +32,7 @@ import type { DeltaTable } from '../delta/delta-table.js';
 import { connect, sqlString } from '../duckdb/duckdb.js';
 import { isLarderError, LarderError } from '../errors.js';
 import { missingDataFileError } from './missing-data-file.js';
+import { suggestTableName, withLarderSuggestion } from './missing-table.js';
 import { folderResolver } from './read-delta.js';
 import { describeScan, type ScanInfo } from './scan-info.js';
 import type { SqlResult } from './sql-result.js';
@@ -283,6 +284,18 @@ export class Engine {
     return { ...result, rows: [...result.rows, ...scans.map((scan) => ['delta_scan', describeScan(scan)])] };
   }
 
+  /**
+   * A DuckDB error message as Larder shows it: when it is about a missing
+   * table, DuckDB's suggestion (one of its own system tables) is replaced by
+   * the closest registered table, or dropped.
+   *
+   * @example
+   * catch (error) { throw new LarderError('SQL_ERROR', await engine.explainError((error as Error).message)); }
+   */
+  explainError(message: string): Promise<string> {
+    return withLarderSuggestion(message, this.metastore, this.#defaults());
+  }
+
   /** Close the connection, and the metastore if the engine opened it. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -299,7 +312,7 @@ export class Engine {
     } catch (error) {
       throw (
         missingDataFileError(error, scans, this.projectDir) ??
-        new LarderError('SQL_ERROR', (error as Error).message, {
+        new LarderError('SQL_ERROR', await this.explainError((error as Error).message), {
           statement: statement.trim(),
           cause: error,
         })
@@ -322,7 +335,7 @@ export class Engine {
     const view = await this.metastore.getView(name);
     throw new LarderError(
       'TABLE_NOT_FOUND',
-      view ? `${full} is a view, not a table` : `table ${full} not found`,
+      view ? `${full} is a view, not a table` : `table ${full} not found${await this.#suggestion(full)}`,
       {
         table: full,
         hint: view ? 'this needs a Delta table' : 'check the name; SHOW TABLES lists the registered tables',
@@ -374,12 +387,18 @@ export class Engine {
     }
     if (found) return found;
     if (parts.length === 3 && !(await this.#duckdbHasCatalog(parts[0]!))) {
-      throw new LarderError('TABLE_NOT_FOUND', `table ${full} not found`, {
+      throw new LarderError('TABLE_NOT_FOUND', `table ${full} not found${await this.#suggestion(full)}`, {
         table: full,
         hint: 'check the name; SHOW TABLES lists the registered tables',
       });
     }
     return undefined;
+  }
+
+  /** `' (did you mean "…"?)'` naming the registered table closest to `full`, or `''`. */
+  async #suggestion(full: string): Promise<string> {
+    const suggestion = await suggestTableName(this.metastore, full, this.#defaults()).catch(() => undefined);
+    return suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`;
   }
 
   async #duckdbHasCatalog(catalog: string): Promise<boolean> {

@@ -59,8 +59,15 @@ import { queryArrow } from './arrow/duckdb-to-arrow.js';
 import { type DataFrame, type StagedFrame, stageDataFrame } from './data-frame.js';
 import { type FeatureTable, featureColumns, toFeatureTable } from './feature-table.js';
 import { assertKeys, keyColumns } from './key-checks.js';
-import { type FeatureInputRow, type FeatureRow, type SchemaSpec, schemaSpecColumns } from './schema-spec.js';
+import {
+  type FeatureEvolvingRow,
+  type FeatureInputRow,
+  type FeatureRow,
+  type SchemaSpec,
+  schemaSpecColumns,
+} from './schema-spec.js';
 import { resolveDefinition } from './table-definition.js';
+import { assertKnownColumns } from './unknown-columns.js';
 
 export interface FeatureStoreOptions {
   /** The project folder (default: the current directory). */
@@ -119,15 +126,33 @@ export interface TypedCreateFeatureTableOptions<
   readonly timeseriesColumn?: T;
 }
 
-export interface WriteFeatureTableOptions<R extends object = Record<string, unknown>> {
+/**
+ * The options of `writeTable`. `R` is the row type of the table (from a typed
+ * handle); `M` is the type of `mergeSchema`: row literals may name columns
+ * the table lacks only when it may be `true`.
+ */
+export interface WriteFeatureTableOptions<
+  R extends object = Record<string, unknown>,
+  M extends boolean = boolean,
+> {
   readonly name: FeatureTableRef<R>;
-  readonly df: readonly FeatureInputRow<R>[] | ArrowTable | string;
+  /** Rows, an Apache Arrow table or a Larder SQL query. The row type comes from `name` alone. */
+  readonly df:
+    | readonly (true extends M ? FeatureEvolvingRow<NoInfer<R>> : FeatureInputRow<NoInfer<R>>)[]
+    | ArrowTable
+    | string;
   /**
    * `merge` (default) upserts by primary key; `append` adds rows with new keys
    * (time series: new timestamps of any entity) and refuses, with
    * `DUPLICATE_KEY`, a key the table already has.
    */
   readonly mode?: 'merge' | 'append';
+  /**
+   * Add the df's columns the table lacks as new (nullable) features. Without
+   * it such a column fails the write with `SCHEMA_MISMATCH` naming it (a
+   * typo must not become a feature).
+   */
+  readonly mergeSchema?: M;
   /** Free text stored in the Delta commit's `userMetadata`. */
   readonly userMetadata?: string;
   /**
@@ -281,6 +306,7 @@ export class FeatureStore {
             options.df,
             declaredSchema ?? { type: 'struct', fields: [] },
             full,
+            { keys: [options.primaryKeys, options.timeseriesColumn ?? []].flat() },
           )
         : undefined;
     try {
@@ -303,6 +329,13 @@ export class FeatureStore {
         clusterBy: options.clusterBy,
       });
       if (staged) {
+        // A declared schema is the table's: a df column outside it is a typo, as in writeTable.
+        if (declaredSchema)
+          assertKnownColumns(
+            staged.columns.map((c) => c.name),
+            declaredSchema,
+            full,
+          );
         const keys = keyColumns(staged.columns, definition.primaryKeys, full);
         await assertKeys(this.engine.connection, staged.sql, keys, full);
       }
@@ -367,13 +400,18 @@ export class FeatureStore {
 
   /**
    * Write a DataFrame to a feature table: `merge` (default) upserts by the
-   * primary key, `append` adds rows. Columns the table lacks are added.
+   * primary key, `append` adds rows. A column the table lacks fails the
+   * write (`SCHEMA_MISMATCH`, naming it) unless `mergeSchema: true`, which
+   * adds it as a new feature in the write's commit.
    *
    * @example
    * await fs.writeTable({ name: 'ml.churn_features.customer_features', df: 'SELECT * FROM staging_features' });
    * await fs.writeTable({ name: 'ml.churn_features.daily_activity', df: arrowTable, mode: 'append' });
+   * await fs.writeTable({ name: table, df: [{ customer_id: 1n, churn_score: 0.2 }], mergeSchema: true });
    */
-  async writeTable<R extends object>(options: WriteFeatureTableOptions<R>): Promise<WriteFeatureTableResult> {
+  async writeTable<R extends object, const M extends boolean = false>(
+    options: WriteFeatureTableOptions<R, M>,
+  ): Promise<WriteFeatureTableResult> {
     this.#assertOpen();
     const mode = options.mode ?? 'merge';
     if (mode !== 'merge' && mode !== 'append') {
@@ -388,8 +426,18 @@ export class FeatureStore {
     const { entry, feature, table } = await this.#resolveFeature(options.name);
     const full = entry.fullName;
     const snapshot = (await table.refresh()).snapshot;
-    const staged = await stageDataFrame(this.engine, options.df as DataFrame, snapshot.schema, full);
+    const mergeSchema = options.mergeSchema === true;
+    const staged = await stageDataFrame(this.engine, options.df as DataFrame, snapshot.schema, full, {
+      keys: feature.primaryKeys,
+    });
     try {
+      if (!mergeSchema) {
+        assertKnownColumns(
+          staged.columns.map((c) => c.name),
+          snapshot.schema,
+          full,
+        );
+      }
       const keys = keyColumns(staged.columns, feature.primaryKeys, full);
       await assertKeys(this.engine.connection, staged.sql, keys, full);
       const userMetadata = options.userMetadata !== undefined ? { userMetadata: options.userMetadata } : {};
@@ -408,10 +456,7 @@ export class FeatureStore {
         let attempts = 0;
         const append = async (): Promise<Written> => {
           const read = attempts++ === 0 ? snapshot : (await table.refresh()).snapshot;
-          const { addedColumns } = reconcileSchema(read.schema, staged.columns, {
-            table: full,
-            mergeSchema: true,
-          });
+          const { addedColumns } = reconcileSchema(read.schema, staged.columns, { table: full, mergeSchema });
           const readFootprint = await assertNewKeys(this.engine, read, staged.sql, keys, full);
           const written = await writeDelta(read, staged.sql, {
             mode: 'append',
@@ -427,14 +472,14 @@ export class FeatureStore {
       } else {
         const { addedColumns } = reconcileSchema(snapshot.schema, staged.columns, {
           table: full,
-          mergeSchema: true,
+          mergeSchema,
         });
         // New columns go into the merge's own commit (a retry re-reads the schema).
         const merge = async (): Promise<Written> => ({
           ...(await table.merge({
             source: staged.sql,
             on: feature.primaryKeys,
-            mergeSchema: true,
+            mergeSchema,
             ...userMetadata,
             ...domainMetadata,
           })),
