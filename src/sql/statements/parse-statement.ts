@@ -19,10 +19,10 @@
  *   kept for DuckDB with the error deferred (`QueryStatement.deferredError`),
  *   since the name may be a DuckDB temporary table.
  */
-import { toDuckDbDialect } from '../../engine/spark-dialect.js';
-import { splitStatements } from '../../engine/sql-tokenizer.js';
+import { sparkToDuckDb } from '../../engine/spark-dialect.js';
+import { SqlTokenBuilder } from '../../engine/sql-token-builder.js';
+import { splitTokenized, type TokenizedSql, tokenizeSql } from '../../engine/sql-tokenizer.js';
 import { isLarderError, LarderError } from '../../errors.js';
-import { backticksToDoubleQuotes } from './backtick-identifiers.js';
 import { readSparkType } from './spark-types.js';
 import type {
   Assignment,
@@ -77,10 +77,12 @@ const UNSUPPORTED_CREATE: Readonly<Record<string, string>> = {
 const QUERY_STARTS = new Set(['SELECT', 'WITH', 'VALUES', 'FROM', 'TABLE']);
 
 /**
- * Parse a script: backticks become double quotes, the Spark-only
- * expression forms of `engine/spark-dialect.ts` become DuckDB's, the script is
- * split at its top-level `;`, and every statement is parsed (so a syntax error or an
+ * Parse a script: it is tokenized once and split at its top-level `;`;
+ * in each statement's tokens backticks become double quotes and the
+ * Spark-only expression forms of `engine/spark-dialect.ts` become DuckDB's;
+ * then every statement is parsed from its tokens (so a syntax error or an
  * unsupported construct anywhere fails the script before any of it runs).
+ * Statements keep their tokens for the engine: the text is never scanned again.
  *
  * @example
  * const [create, optimize] = parseScript(`
@@ -88,8 +90,9 @@ const QUERY_STARTS = new Set(['SELECT', 'WITH', 'VALUES', 'FROM', 'TABLE']);
  *   OPTIMIZE ml.s.t ZORDER BY (id)`);
  */
 export function parseScript(script: string): Statement[] {
-  const sql = toDuckDbDialect(backticksToDoubleQuotes(script));
-  return splitStatements(sql).map((s) => parseStatement(s.text, { script: sql, start: s.start }));
+  return splitTokenized(tokenizeSql(script)).map((statement) =>
+    parseTokenized(sparkToDuckDb(statement), { script, start: statement.start }),
+  );
 }
 
 /**
@@ -100,8 +103,12 @@ export function parseScript(script: string): Statement[] {
  * // { kind: 'vacuum', name: ['ml', 's', 't'], retainHours: 168, dryRun: false, text: … }
  */
 export function parseStatement(text: string, position?: StatementPosition): Statement {
-  const sql = position ? text : toDuckDbDialect(backticksToDoubleQuotes(text));
-  const cursor = new TokenCursor(sql, position);
+  return parseTokenized(sparkToDuckDb(tokenizeSql(text)), position);
+}
+
+/** Parse one statement from its tokens (Spark spellings already rewritten). */
+function parseTokenized(statement: TokenizedSql, position?: StatementPosition): Statement {
+  const cursor = new TokenCursor(statement, position);
   if (cursor.atEnd)
     throw new LarderError('SQL_ERROR', 'there is no statement to run (only comments or spaces)');
   return new StatementParser(cursor).statement();
@@ -109,11 +116,12 @@ export function parseStatement(text: string, position?: StatementPosition): Stat
 
 class StatementParser {
   readonly #c: TokenCursor;
-  readonly #text: string;
+  /** The statement's text and tokens, as every statement carries them. */
+  readonly #source: TokenizedSql;
 
   constructor(cursor: TokenCursor) {
     this.#c = cursor;
-    this.#text = cursor.text;
+    this.#source = { text: cursor.text, tokens: cursor.source.tokens };
   }
 
   statement(): Statement {
@@ -181,7 +189,7 @@ class StatementParser {
   }
 
   #query(): Statement {
-    return { kind: 'query', text: this.#text, sql: this.#text };
+    return { kind: 'query', ...this.#source, query: this.#source };
   }
 
   /**
@@ -194,7 +202,7 @@ class StatementParser {
       return parse();
     } catch (error) {
       if (name.length === 1 && isLarderError(error)) {
-        return { kind: 'query', text: this.#text, sql: this.#text, deferredError: { name, error } };
+        return { kind: 'query', ...this.#source, query: this.#source, deferredError: { name, error } };
       }
       throw error;
     }
@@ -250,7 +258,7 @@ class StatementParser {
         c.expectEnd();
         return {
           kind: 'createCatalog',
-          text: this.#text,
+          ...this.#source,
           name,
           ifNotExists,
           ...(comment !== undefined ? { comment } : {}),
@@ -281,7 +289,7 @@ class StatementParser {
     }
     return {
       kind: 'createSchema',
-      text: this.#text,
+      ...this.#source,
       name,
       ifNotExists,
       ...(comment !== undefined ? { comment } : {}),
@@ -372,7 +380,7 @@ class StatementParser {
     if (options.external && location === undefined) throw c.error('CREATE EXTERNAL TABLE needs a LOCATION');
     return {
       kind: 'createTable',
-      text: this.#text,
+      ...this.#source,
       name,
       orReplace: options.orReplace,
       ifNotExists,
@@ -410,7 +418,7 @@ class StatementParser {
     }
     return {
       kind: 'cloneTable',
-      text: this.#text,
+      ...this.#source,
       name,
       source,
       orReplace,
@@ -558,7 +566,7 @@ class StatementParser {
     const query = c.rest('the view query after AS');
     return {
       kind: 'createView',
-      text: this.#text,
+      ...this.#source,
       name,
       orReplace,
       ifNotExists,
@@ -616,7 +624,7 @@ class StatementParser {
       const query = c.rest('a query');
       return {
         kind: 'insert',
-        text: this.#text,
+        ...this.#source,
         name,
         overwrite,
         byName,
@@ -669,7 +677,7 @@ class StatementParser {
       c.expectEnd();
       return {
         kind: 'merge',
-        text: this.#text,
+        ...this.#source,
         target,
         ...(targetAlias !== undefined ? { targetAlias } : {}),
         source,
@@ -788,7 +796,7 @@ class StatementParser {
       if (c.acceptKeyword('WHERE')) where = c.rest('a condition after WHERE');
       return {
         kind: 'update',
-        text: this.#text,
+        ...this.#source,
         name,
         set,
         ...(alias !== undefined ? { alias } : {}),
@@ -813,7 +821,7 @@ class StatementParser {
       c.expectEnd();
       return {
         kind: 'delete',
-        text: this.#text,
+        ...this.#source,
         name,
         ...(alias !== undefined ? { alias } : {}),
         ...(where !== undefined ? { where } : {}),
@@ -830,7 +838,7 @@ class StatementParser {
       return this.#forTable(name, () => {
         c.acceptKeyword('PURGE');
         c.expectEnd();
-        return { kind: 'dropTable', text: this.#text, name, ifExists };
+        return { kind: 'dropTable', ...this.#source, name, ifExists };
       });
     }
     if (c.acceptKeyword('VIEW') || c.acceptKeyword('TEMPORARY', 'VIEW') || c.acceptKeyword('TEMP', 'VIEW')) {
@@ -838,7 +846,7 @@ class StatementParser {
       const name = c.qualifiedName('the view to drop');
       return this.#forTable(name, () => {
         c.expectEnd();
-        return { kind: 'dropView', text: this.#text, name, ifExists };
+        return { kind: 'dropView', ...this.#source, name, ifExists };
       });
     }
     if (c.isKeyword('SCHEMA') || c.isKeyword('DATABASE')) {
@@ -858,7 +866,7 @@ class StatementParser {
       if (c.isKeyword('PARTITION'))
         throw c.unsupported('TRUNCATE TABLE … PARTITION', 'use DELETE FROM … WHERE');
       c.expectEnd();
-      return { kind: 'truncate', text: this.#text, name };
+      return { kind: 'truncate', ...this.#source, name };
     });
   }
 
@@ -868,7 +876,14 @@ class StatementParser {
     const c = this.#c;
     c.next();
     if (c.acceptKeyword('QUERY')) {
-      return { kind: 'query', text: this.#text, sql: `DESCRIBE ${c.rest('a query')}` };
+      const from = c.peek()?.start ?? 0;
+      c.rest('a query');
+      const to = c.tokens.at(-1)!.end;
+      const query = new SqlTokenBuilder()
+        .write('DESCRIBE ')
+        .pushAll(this.#source.tokens.filter((t) => t.start >= from && t.end <= to))
+        .build();
+      return { kind: 'query', ...this.#source, query };
     }
     const first = c.peek();
     if (
@@ -881,14 +896,14 @@ class StatementParser {
     if (c.acceptKeyword('DETAIL')) {
       const name = c.qualifiedName('a table name');
       c.expectEnd();
-      return { kind: 'describeDetail', text: this.#text, name };
+      return { kind: 'describeDetail', ...this.#source, name };
     }
     if (c.acceptKeyword('HISTORY')) {
       const name = c.qualifiedName('a table name');
       let limit: number | undefined;
       if (c.acceptKeyword('LIMIT')) limit = c.integer('the history limit');
       c.expectEnd();
-      return { kind: 'describeHistory', text: this.#text, name, ...(limit !== undefined ? { limit } : {}) };
+      return { kind: 'describeHistory', ...this.#source, name, ...(limit !== undefined ? { limit } : {}) };
     }
     if (
       c.isKeyword('SCHEMA') ||
@@ -905,7 +920,7 @@ class StatementParser {
     return this.#forTable(name, () => {
       if (!c.atEnd)
         throw c.unsupported('DESCRIBE TABLE … <column>', 'DESCRIBE the table and read the column row');
-      return { kind: 'describeTable', text: this.#text, name, extended };
+      return { kind: 'describeTable', ...this.#source, name, extended };
     });
   }
 
@@ -924,7 +939,7 @@ class StatementParser {
       c.expectEnd();
       return {
         kind: 'showSchemas',
-        text: this.#text,
+        ...this.#source,
         ...(catalog !== undefined ? { catalog } : {}),
         ...pattern,
       };
@@ -932,7 +947,7 @@ class StatementParser {
     if (c.acceptKeyword('CATALOGS')) {
       like();
       c.expectEnd();
-      return { kind: 'showCatalogs', text: this.#text };
+      return { kind: 'showCatalogs', ...this.#source };
     }
     if (c.isKeyword('TABLES') || c.isKeyword('VIEWS')) {
       const views = c.next()!.text.toUpperCase() === 'VIEWS';
@@ -942,7 +957,7 @@ class StatementParser {
       c.expectEnd();
       return {
         kind: views ? 'showViews' : 'showTables',
-        text: this.#text,
+        ...this.#source,
         ...(schema ? { schema } : {}),
         ...pattern,
       };
@@ -956,7 +971,7 @@ class StatementParser {
         c.expectPunct(')');
       }
       c.expectEnd();
-      return { kind: 'showTblProperties', text: this.#text, name, ...(key !== undefined ? { key } : {}) };
+      return { kind: 'showTblProperties', ...this.#source, name, ...(key !== undefined ? { key } : {}) };
     }
     for (const [words, construct] of [
       [['CREATE', 'TABLE'], 'SHOW CREATE TABLE'],
@@ -983,7 +998,7 @@ class StatementParser {
     c.expectEnd();
     if (target === 'catalog' && name.length !== 1) throw c.error('USE CATALOG takes a one-part catalog name');
     if (name.length > 2) throw c.error('USE takes a catalog or a catalog.schema name');
-    return { kind: 'use', text: this.#text, target, name };
+    return { kind: 'use', ...this.#source, target, name };
   }
 
   // ---- ALTER
@@ -1002,18 +1017,18 @@ class StatementParser {
       if (c.acceptKeyword('SET', 'TBLPROPERTIES')) {
         const properties = this.#properties();
         c.expectEnd();
-        return { kind: 'alterSetProperties', text: this.#text, name, properties };
+        return { kind: 'alterSetProperties', ...this.#source, name, properties };
       }
       if (c.acceptKeyword('UNSET', 'TBLPROPERTIES')) {
         const ifExists = c.acceptKeyword('IF', 'EXISTS');
         const keys = c.parenthesizedList(() => this.#propertyKey(), 'property keys');
         c.expectEnd();
-        return { kind: 'alterUnsetProperties', text: this.#text, name, keys, ifExists };
+        return { kind: 'alterUnsetProperties', ...this.#source, name, keys, ifExists };
       }
       if (c.acceptKeyword('CLUSTER', 'BY')) {
         const columns = this.#clusterColumns();
         c.expectEnd();
-        return { kind: 'alterClusterBy', text: this.#text, name, columns };
+        return { kind: 'alterClusterBy', ...this.#source, name, columns };
       }
       const words = c.tokens
         .slice(c.index, c.index + 2)
@@ -1038,7 +1053,7 @@ class StatementParser {
     const to = this.#timeTravel();
     if (!to) throw c.error("expected VERSION AS OF n or TIMESTAMP AS OF '…'");
     c.expectEnd();
-    return { kind: 'restore', text: this.#text, name, to };
+    return { kind: 'restore', ...this.#source, name, to };
   }
 
   #optimize(): Statement {
@@ -1058,7 +1073,7 @@ class StatementParser {
     c.expectEnd();
     return {
       kind: 'optimize',
-      text: this.#text,
+      ...this.#source,
       name,
       ...(where !== undefined ? { where } : {}),
       ...(zorderBy ? { zorderBy } : {}),
@@ -1083,7 +1098,7 @@ class StatementParser {
       c.expectEnd();
       return {
         kind: 'vacuum',
-        text: this.#text,
+        ...this.#source,
         name,
         dryRun,
         ...(retainHours !== undefined ? { retainHours } : {}),
@@ -1097,32 +1112,32 @@ class StatementParser {
     const c = this.#c;
     c.expectKeyword('SET');
     if (c.atEnd || (c.isPunct('-') && c.isKeyword('v', 1) && c.tokens.length === 3)) {
-      return { kind: 'set', text: this.#text };
+      return { kind: 'set', ...this.#source };
     }
     if (c.isKeyword('GLOBAL') || c.isKeyword('SESSION') || c.isKeyword('LOCAL') || c.isKeyword('VARIABLE')) {
       return this.#query();
     }
     if (c.acceptKeyword('TIME', 'ZONE')) {
       const value = c.rest('a time zone');
-      return { kind: 'set', text: this.#text, key: 'spark.sql.session.timeZone', value: unquote(value) };
+      return { kind: 'set', ...this.#source, key: 'spark.sql.session.timeZone', value: unquote(value) };
     }
     const equals = c.findTopLevel((t) => t.kind === 'punct' && t.text === '=');
     const keyEnd = equals < c.tokens.length ? equals : c.findTopLevelKeyword('TO');
     const key = unquote(c.takeSpan(keyEnd, 'a setting name'));
-    if (c.atEnd) return { kind: 'set', text: this.#text, key };
+    if (c.atEnd) return { kind: 'set', ...this.#source, key };
     c.next();
     const value = c.atEnd ? '' : unquote(c.rest('a value'));
-    return { kind: 'set', text: this.#text, key, value };
+    return { kind: 'set', ...this.#source, key, value };
   }
 
   #reset(): Statement {
     const c = this.#c;
     c.expectKeyword('RESET');
-    if (c.atEnd) return { kind: 'reset', text: this.#text };
+    if (c.atEnd) return { kind: 'reset', ...this.#source };
     if (c.isKeyword('GLOBAL') || c.isKeyword('SESSION') || c.isKeyword('LOCAL') || c.isKeyword('VARIABLE')) {
       return this.#query();
     }
-    return { kind: 'reset', text: this.#text, key: unquote(c.rest('a setting name')) };
+    return { kind: 'reset', ...this.#source, key: unquote(c.rest('a setting name')) };
   }
 
   #explain(): Statement {
@@ -1132,7 +1147,7 @@ class StatementParser {
     const query = c.rest('a query to explain');
     return {
       kind: 'explain',
-      text: this.#text,
+      ...this.#source,
       query,
       ...(mode !== undefined ? { mode: mode.toLowerCase() } : {}),
     };
