@@ -16,7 +16,10 @@
  *   (`table-functions.ts`).
  *
  * Other names are left to DuckDB (its own tables, CTEs, files). Spark
- * spellings DuckDB lacks are translated first (`spark-dialect.ts`).
+ * spellings DuckDB lacks are translated first (`spark-dialect.ts`). The
+ * statement comes tokenized (`sql-tokenizer.ts`) and each stage hands the
+ * next its tokens; the replacements found are spliced into the text by
+ * `text-splice.ts`.
  *
  * Invariants:
  * - one snapshot per table per statement: every reference to a table (and
@@ -81,6 +84,7 @@ import {
 } from './table-functions.js';
 import type { NameDefaults } from './table-name.js';
 import { extractTemporalSpecs, findAtClause, type TemporalSpec } from './temporal-spec.js';
+import { applyReplacements, mergeReplacements, type Replacement } from './text-splice.js';
 
 /** Which snapshot of a table to read. */
 export type SnapshotChoice = { readonly version: number } | { readonly timestamp: number };
@@ -176,13 +180,6 @@ export async function rewriteScript(
   }
   parts.push(sql.slice(last));
   return { sql: parts.join(''), scans };
-}
-
-interface Replacement {
-  readonly start: number;
-  readonly end: number;
-  readonly text: string;
-  readonly scans: readonly ScanInfo[];
 }
 
 /** A statement being rewritten: its (preprocessed) text and what the passes found in it. */
@@ -762,41 +759,6 @@ function enclosingGroupEnd(significant: readonly SqlToken[], index: number, fall
     }
   }
   return fallback;
-}
-
-/** Several replacements as one spanning them (the text between them kept). */
-function mergeReplacements(text: string, replacements: readonly Replacement[]): Replacement {
-  const sorted = [...replacements].sort((a, b) => a.start - b.start);
-  let out = '';
-  let at = sorted[0]!.start;
-  for (const r of sorted) {
-    out += text.slice(at, r.start) + r.text;
-    at = r.end;
-  }
-  return { start: sorted[0]!.start, end: at, text: out, scans: sorted.flatMap((r) => r.scans) };
-}
-
-function applyReplacements(text: string, replacements: readonly Replacement[]): RewriteResult {
-  const sorted = [...replacements].sort((a, b) => a.start - b.start);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]!.start < sorted[i - 1]!.end) {
-      throw new LarderError(
-        'INVALID_ARGUMENT',
-        'a table reference cannot be nested in the arguments of another',
-        {
-          hint: `${READ_DELTA} and ${TABLE_CHANGES} take literal arguments`,
-        },
-      );
-    }
-  }
-  let out = '';
-  let at = 0;
-  for (const r of sorted) {
-    out += text.slice(at, r.start) + r.text;
-    at = r.end;
-  }
-  out += text.slice(at);
-  return { sql: out, scans: sorted.flatMap((r) => r.scans) };
 }
 
 function timeTravelOnNonTable(name: string, what: string): LarderError {
