@@ -136,6 +136,19 @@ describe('larder sql', () => {
     expect(short.stderr.match(/did you mean/gi)).toHaveLength(1);
   });
 
+  it('reads backticked names, a doubled backtick being one backtick', async () => {
+    expect(await json('SELECT 7 AS `my ``col```')).toEqual([{ 'my `col`': 7 }]);
+  });
+
+  it('fails with exit code 1 naming the line of an unclosed backtick', async () => {
+    const run = await larder(['sql', 'SELECT 1;\nSELECT `x FROM t']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      /^error \[SQL_ERROR\]: syntax error at line 2, column 8: .*`x FROM t is never closed/,
+    );
+  });
+
   it('fails with exit code 1 and DuckDB message on a SQL error', async () => {
     const run = await larder(['sql', 'SELECT no_such_column']);
     expect(run.code).toBe(1);

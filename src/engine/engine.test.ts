@@ -101,6 +101,17 @@ describe('Engine: names', () => {
     expect(await rows('SELECT count(*) FROM `ml`.`sales`.`orders`')).toEqual([['5']]);
   });
 
+  it('reads a doubled backtick inside a backticked name as one backtick', async () => {
+    const result = await engine.query('SELECT 1 AS `a``b`, 2 AS ```x```');
+    expect(result.columns.map((c) => c.name)).toEqual(['a`b', '`x`']);
+  });
+
+  it('refuses an unclosed backtick, naming its line and the identifier', async () => {
+    const error = await engine.query('SELECT 1\nFROM ml.sales.orders AS `o').catch((e: unknown) => e);
+    expect(isLarderError(error, 'SQL_ERROR')).toBe(true);
+    expect((error as Error).message).toMatch(/line 2, column 25: .*`o is never closed/);
+  });
+
   it('completes one- and two-part names with the current catalog and schema', async () => {
     try {
       engine.useCatalog('ml');

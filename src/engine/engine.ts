@@ -36,7 +36,8 @@ import { suggestTableName, withLarderSuggestion } from './missing-table.js';
 import { folderResolver } from './read-delta.js';
 import { describeScan, type ScanInfo } from './scan-info.js';
 import type { SqlResult } from './sql-result.js';
-import { isSignificant, splitStatements, tokenize } from './sql-tokenizer.js';
+import { SqlTokenBuilder } from './sql-token-builder.js';
+import { isSignificant, splitTokenized, type TokenizedSql, tokenizeSql } from './sql-tokenizer.js';
 import {
   type DeltaSource,
   type RelationResolver,
@@ -202,8 +203,8 @@ export class Engine {
     return { entry, table };
   }
 
-  /** Larder SQL (one or more statements) → DuckDB SQL, and what each Delta reference reads. */
-  rewrite(sql: string): Promise<RewriteResult> {
+  /** Larder SQL (one or more statements, as text or already tokenized) → DuckDB SQL, and what each Delta reference reads. */
+  rewrite(sql: string | TokenizedSql): Promise<RewriteResult> {
     this.#assertOpen();
     return rewriteScript(sql, {
       connection: this.connection,
@@ -235,20 +236,22 @@ export class Engine {
    * Rewrite and run one statement. `EXPLAIN [mode] statement` is `explain`.
    * DuckDB's errors become `SQL_ERROR` carrying its message, except a data
    * file of a table it read that is gone (vacuumed): `IO_ERROR` naming the
-   * table, the version and the file (`missing-data-file.ts`).
+   * table, the version and the file (`missing-data-file.ts`). A statement
+   * that comes tokenized (from a SQL session's parser) is not scanned again.
    */
-  async query(sql: string): Promise<SqlResult> {
+  async query(sql: string | TokenizedSql): Promise<SqlResult> {
     const statement = singleStatement(sql);
-    const words = tokenize(statement).filter(isSignificant);
+    const words = statement.tokens.filter(isSignificant);
     // EXPLAIN (FORMAT …) is DuckDB's own syntax: it goes through as it is, with the query inside rewritten.
     if (words[0]?.kind === 'word' && words[0].text.toLowerCase() === 'explain' && words[1]?.kind === 'word') {
       const second = words[1]?.kind === 'word' ? words[1].text.toLowerCase() : '';
       const mode = EXPLAIN_MODES.has(second) ? second : undefined;
-      const rest = statement.slice((mode ? words[1] : words[0])!.end);
+      const from = (mode ? words[1] : words[0])!.end;
+      const rest = new SqlTokenBuilder().pushAll(statement.tokens.filter((t) => t.start >= from)).build();
       return this.explain(rest, mode);
     }
     const { sql: rewritten, scans } = await this.rewrite(statement);
-    return this.#run(rewritten, statement, scans);
+    return this.#run(rewritten, statement.text, scans);
   }
 
   /**
@@ -257,7 +260,7 @@ export class Engine {
    * Modes: `simple` (default), `formatted`, `cost`, `codegen` (DuckDB's plan),
    * `extended` (every optimizer stage), `analyze` (runs it and times each step).
    */
-  async explain(sql: string, mode?: string): Promise<SqlResult> {
+  async explain(sql: string | TokenizedSql, mode?: string): Promise<SqlResult> {
     const statement = singleStatement(sql);
     const m = (mode ?? 'simple').toLowerCase();
     if (!EXPLAIN_MODES.has(m)) {
@@ -272,14 +275,14 @@ export class Engine {
       const previous = await this.connection.runAndReadAll("SELECT current_setting('explain_output')");
       await this.connection.run("SET explain_output = 'all'");
       try {
-        result = await this.#run(explained, statement, scans);
+        result = await this.#run(explained, statement.text, scans);
       } finally {
         await this.connection.run(
           `SET explain_output = ${sqlString(String(previous.getRowsJson()[0]?.[0]))}`,
         );
       }
     } else {
-      result = await this.#run(explained, statement, scans);
+      result = await this.#run(explained, statement.text, scans);
     }
     return { ...result, rows: [...result.rows, ...scans.map((scan) => ['delta_scan', describeScan(scan)])] };
   }
@@ -421,8 +424,8 @@ function lowerCase(name: TableName): TableName {
   };
 }
 
-function singleStatement(sql: string): string {
-  const statements = splitStatements(sql);
+function singleStatement(sql: string | TokenizedSql): TokenizedSql {
+  const statements = splitTokenized(typeof sql === 'string' ? tokenizeSql(sql) : sql);
   if (statements.length !== 1) {
     throw new LarderError(
       'INVALID_ARGUMENT',
@@ -432,5 +435,5 @@ function singleStatement(sql: string): string {
       { hint: 'run scripts through a SQL session' },
     );
   }
-  return statements[0]!.text;
+  return statements[0]!;
 }

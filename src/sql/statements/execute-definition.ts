@@ -400,7 +400,7 @@ export async function executeDropTable(
   const name = tableName(context, statement.name);
   const entry = await metastore.getTable(name);
   if (!entry) {
-    if (statement.name.length === 1) return context.engine.query(statement.text);
+    if (statement.name.length === 1) return context.engine.query(statement);
     if (statement.ifExists) return emptyResult('DROP');
     if (await metastore.getView(name)) {
       throw new LarderError('TABLE_NOT_FOUND', `${tableFullName(name)} is a view`, {
@@ -482,7 +482,7 @@ export async function executeDropView(
   const dropped = await context.engine.metastore.dropView(name);
   context.temporaryViews.delete(tableFullName(name));
   if (dropped) return emptyResult('DROP');
-  if (statement.name.length === 1) return context.engine.query(statement.text);
+  if (statement.name.length === 1) return context.engine.query(statement);
   if (statement.ifExists) return emptyResult('DROP');
   throw new LarderError('VIEW_NOT_FOUND', `view ${tableFullName(name)} does not exist`, {
     table: tableFullName(name),
@@ -495,7 +495,7 @@ export async function executeAlterProperties(
   context: StatementContext,
 ): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.name);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   await setTableProperties(
     target.table.snapshot,
     statement.kind === 'alterSetProperties'
@@ -524,7 +524,7 @@ export async function executeAlterClusterBy(
   context: StatementContext,
 ): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.name);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   await setClusteringColumns(target.table.snapshot, statement.columns, { store: target.table.store });
   return emptyResult('ALTER');
 }

@@ -59,7 +59,7 @@ export async function executeStatement(statement: Statement, context: StatementC
       if (statement.deferredError && (await findDeltaTable(context, statement.deferredError.name))) {
         throw statement.deferredError.error;
       }
-      return context.engine.query(statement.sql);
+      return context.engine.query(statement.query);
     case 'explain':
       return context.engine.explain(statement.query, statement.mode);
     case 'set':
