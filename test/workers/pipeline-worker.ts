@@ -21,6 +21,8 @@ if (!['run', 'apply', 'once'].includes(mode ?? '') || !projectDir)
 
 const engine = await Engine.open({ projectDir });
 const config = workloadConfig();
+// A short lease TTL: the test's next run waits that long for the lease of a killed worker.
+const lease = { ttlMs: 1000 };
 process.stdout.write('ready\n');
 if (mode === 'apply') {
   const featureStore = await FeatureStore.open({ engine });
@@ -32,14 +34,14 @@ if (mode === 'apply') {
   await applyPlan(await planConfig({ featureStore, loaded }), { featureStore });
   process.stdout.write('applied\n');
 } else if (mode === 'once') {
-  await runPipeline({ engine, config, pipeline: PIPELINE });
+  await runPipeline({ engine, config, pipeline: PIPELINE, lease });
   process.stdout.write('done\n');
 } else {
   for (let n = Number(firstArg ?? 1); ; n++) {
     await appendBatch(projectDir, n);
     process.stdout.write(`batch ${n}\n`);
     process.stdout.write(`run ${n}\n`);
-    await runPipeline({ engine, config, pipeline: PIPELINE });
+    await runPipeline({ engine, config, pipeline: PIPELINE, lease });
     process.stdout.write(`done ${n}\n`);
   }
 }
