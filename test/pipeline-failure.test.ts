@@ -149,7 +149,7 @@ describe('failed pipeline runs', () => {
     const result = await runPipeline({ engine, config: workloadConfig(), pipeline: PIPELINE });
     expect(result.status).toBe('success');
     expect(await content()).toEqual(await expectedRows(dir));
-  }, 120_000);
+  }, 240_000);
 
   it('recovers when a create was killed before its first commit (a _delta_log with no commit)', async () => {
     await appendBatch(dir, 1);
@@ -222,5 +222,5 @@ describe('failed pipeline runs', () => {
       expect(await content(), `after kill ${kill} of ${mode}`).toEqual(await expectedRows(dir));
     }
     expect(interrupted, 'some kills landed before the worker finished').toBeGreaterThan(0);
-  }, 180_000);
+  }, 240_000);
 });
