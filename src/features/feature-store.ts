@@ -12,7 +12,12 @@
  *   an append whose df holds a key the table already has, and a df with
  *   duplicate or null keys, are refused before anything is written);
  * - `createTable` is all or nothing: on any failure the catalog entry and the
- *   folder it created are removed;
+ *   folder it created are removed; a `_delta_log` without a commit (a create
+ *   killed before its first commit) is no table; a committed table the
+ *   catalog does not know is adopted only when it carries the create's
+ *   `ownership` marks, else refused, never deleted;
+ * - `dropTable` renames a managed folder away before deleting it, so a kill
+ *   never leaves part of a table at its location;
  * - the catalog's `features` follow the Delta schema: a write that adds
  *   columns (nullable) does so in the one commit of its rows (append or
  *   merge with `mergeSchema`), and the catalog records them after that
