@@ -12,7 +12,12 @@
  *   an append whose df holds a key the table already has, and a df with
  *   duplicate or null keys, are refused before anything is written);
  * - `createTable` is all or nothing: on any failure the catalog entry and the
- *   folder it created are removed;
+ *   folder it created are removed; a `_delta_log` without a commit (a create
+ *   killed before its first commit) is no table; a committed table the
+ *   catalog does not know is adopted only when it carries the create's
+ *   `ownership` marks, else refused, never deleted;
+ * - `dropTable` renames a managed folder away before deleting it, so a kill
+ *   never leaves part of a table at its location;
  * - the catalog's `features` follow the Delta schema: a write that adds
  *   columns (nullable) does so in the one commit of its rows (append or
  *   merge with `mergeSchema`), and the catalog records them after that
@@ -27,8 +32,9 @@
  * - reads and writes go through the engine, so SQL DataFrames may use Larder
  *   names and time travel, and every table is read at one snapshot.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Table as ArrowTable } from 'apache-arrow';
 import {
   type FeatureTableInfo,
@@ -108,6 +114,15 @@ export interface CreateFeatureTableOptions {
   readonly properties?: Readonly<Record<string, string>>;
   /** Catalog properties of the entry (not the Delta table's), set in the same step as the registration. */
   readonly catalogProperties?: Readonly<Record<string, string>>;
+  /**
+   * Who creates the table (a config's `larder.managedBy` and `larder.project`): set as catalog
+   * properties and as Delta table properties. A Delta table already committed at the location
+   * that the catalog does not know and whose properties carry the same marks is what an earlier
+   * create with these marks left (its process killed before registering it, or a drop of it killed
+   * half-way): it is adopted, registered as it is, rather than refused. A Delta table without
+   * them is never touched.
+   */
+  readonly ownership?: Readonly<Record<string, string>>;
   readonly lineage?: { readonly pipeline?: string; readonly sources?: readonly string[] };
   /** Descriptions of feature columns (win over the schema's). */
   readonly featureDescriptions?: Readonly<Record<string, string>>;
@@ -345,11 +360,19 @@ export class FeatureStore {
         : isAbsolute(options.location!)
           ? options.location!
           : resolve(this.engine.projectDir, options.location!);
-      if (await exists(join(location, '_delta_log'))) {
+      // A `_delta_log` without a commit is what a create killed before its first commit left:
+      // no table, and `DeltaTable.create` commits over it.
+      const orphan = await committedTable(location, full);
+      if (orphan) {
+        if (staged === undefined && carriesMarks(orphan, options.ownership)) {
+          return await this.#adopt(name, orphan, options, managed);
+        }
         throw new LarderError('TABLE_ALREADY_EXISTS', `a Delta table already exists at ${location}`, {
           table: full,
           file: location,
-          hint: managed ? 'remove the leftover folder' : 'choose another location',
+          hint: managed
+            ? 'the catalog does not know it and this create did not make it: move the folder away, or delete it if its data is not needed'
+            : 'choose another location',
         });
       }
       const feature: FeatureTableInfo = {
@@ -373,14 +396,14 @@ export class FeatureStore {
         managed,
         ...(options.description !== undefined ? { description: options.description } : {}),
         ...(options.tags !== undefined ? { tags: options.tags } : {}),
-        ...(options.catalogProperties !== undefined ? { properties: options.catalogProperties } : {}),
+        ...catalogProperties(options),
         feature,
       });
       try {
         const delta = await DeltaTable.create(location, {
           schema: definition.schema,
           partitionColumns: definition.partitionColumns,
-          properties: options.properties ?? {},
+          properties: { ...options.properties, ...options.ownership },
           name: full,
           ...(options.description !== undefined ? { description: options.description } : {}),
           managed,
@@ -395,6 +418,47 @@ export class FeatureStore {
     } finally {
       await staged?.release();
     }
+    return this.getTable(name);
+  }
+
+  /** Register `orphan`, a table an earlier create with the same ownership marks left unregistered. */
+  async #adopt(
+    name: TableName,
+    orphan: DeltaTable,
+    options: CreateFeatureTableOptions,
+    managed: boolean,
+  ): Promise<FeatureTable> {
+    const snapshot = orphan.snapshot;
+    const definition = resolveDefinition({
+      table: tableFullName(name),
+      schema: snapshot.schema,
+      primaryKeys: options.primaryKeys,
+      timeseriesColumn: options.timeseriesColumn,
+      partitionColumns: snapshot.partitionColumns,
+      clusterBy: options.clusterBy,
+    });
+    await this.metastore.createTable({
+      name,
+      location: orphan.path,
+      managed,
+      ...(options.description !== undefined ? { description: options.description } : {}),
+      ...(options.tags !== undefined ? { tags: options.tags } : {}),
+      ...catalogProperties(options),
+      feature: {
+        primaryKeys: definition.primaryKeys,
+        ...(definition.timeseriesColumn !== undefined
+          ? { timeseriesColumn: definition.timeseriesColumn }
+          : {}),
+        partitionColumns: definition.partitionColumns,
+        clusterBy: definition.clusterBy,
+        ...(options.owner !== undefined ? { owner: options.owner } : {}),
+        features: featureColumns(definition.schema, definition.primaryKeys, []),
+        lineage: {
+          ...(options.lineage?.pipeline !== undefined ? { pipeline: options.lineage.pipeline } : {}),
+          sources: [...(options.lineage?.sources ?? [])],
+        },
+      },
+    });
     return this.getTable(name);
   }
 
@@ -600,7 +664,7 @@ export class FeatureStore {
     await this.metastore.dropTable(entry.name);
     if (entry.managed) {
       try {
-        await rm(entry.location, { recursive: true, force: true });
+        await removeFolder(entry.location);
       } catch (error) {
         throw new LarderError(
           'IO_ERROR',
@@ -850,13 +914,50 @@ function assertTagKey(key: unknown, table: string): void {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+/** The Delta table committed at `path`, or undefined when its log has no commit (or there is none). */
+async function committedTable(path: string, table: string): Promise<DeltaTable | undefined> {
   try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
+    return await DeltaTable.open(path);
+  } catch (error) {
+    if (isLarderError(error, 'TABLE_NOT_FOUND')) return undefined;
+    throw new LarderError(
+      'TABLE_ALREADY_EXISTS',
+      `a Delta table that cannot be read is in the way of ${table} at ${path}: ${(error as Error).message}`,
+      {
+        table,
+        file: path,
+        cause: error,
+        hint: 'move the folder away, or delete it if its data is not needed',
+      },
+    );
   }
+}
+
+/** True when `marks` are given and the table's properties carry every one of them. */
+function carriesMarks(table: DeltaTable, marks: Readonly<Record<string, string>> | undefined): boolean {
+  if (marks === undefined || Object.keys(marks).length === 0) return false;
+  const properties = table.snapshot.properties;
+  return Object.entries(marks).every(([key, value]) => properties[key] === value);
+}
+
+function catalogProperties(options: CreateFeatureTableOptions): { properties?: Record<string, string> } {
+  const properties = { ...options.catalogProperties, ...options.ownership };
+  return Object.keys(properties).length > 0 ? { properties } : {};
+}
+
+/**
+ * Delete a table folder so that a kill half-way never leaves part of a table at its location: the
+ * folder is first renamed (atomic) to a hidden sibling, which is then deleted.
+ */
+async function removeFolder(path: string): Promise<void> {
+  const trash = join(dirname(path), `.${basename(path)}.dropped-${randomUUID()}`);
+  try {
+    await rename(path, trash);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  await rm(trash, { recursive: true, force: true });
 }
 
 /** The entries of a folder, or undefined when it does not exist. */
