@@ -13,10 +13,12 @@ export async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value
   return { ms: performance.now() - start, value };
 }
 
-/** The median of some timings. */
+/** The median of some timings (the mean of the two middle ones for an even count). */
 export function middle(times: readonly number[]): number {
   const sorted = [...times].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+  const half = Math.floor(sorted.length / 2);
+  if (sorted.length % 2 === 0 && sorted.length > 0) return (sorted[half - 1]! + sorted[half]!) / 2;
+  return sorted[half] ?? Number.NaN;
 }
 
 /** Median of `repeat` runs. */
