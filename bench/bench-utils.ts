@@ -62,9 +62,13 @@ export interface Side {
 export type SideFactory = (args: Record<string, unknown>) => Promise<Side>;
 
 /** Parent to child. */
-export type SideRequest = { type: 'run'; run: number } | { type: 'finish' };
+export type SideRequest =
+  | { type: 'setup'; args: Record<string, unknown> }
+  | { type: 'run'; run: number }
+  | { type: 'finish' };
 /** Child to parent. */
 export type SideMessage =
+  | { type: 'listening' }
   | { type: 'ready'; rssBytes: number }
   | { type: 'ran'; ms: number; detail: unknown }
   | { type: 'finished'; peakRssBytes: number }
@@ -90,7 +94,7 @@ export async function startSide(
   const { fork } = await import('node:child_process');
   const { fileURLToPath } = await import('node:url');
   const runner = fileURLToPath(new URL('./side-runner.ts', import.meta.url));
-  const child = fork(runner, [module, name, JSON.stringify(args)], {
+  const child = fork(runner, [module, name], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -109,7 +113,11 @@ export async function startSide(
     pending?.reject(new Error(`side ${name} exited with code ${code}`));
     pending = undefined;
   });
-  await next(); // ready
+  const listening = next();
+  await listening;
+  const ready = next();
+  child.send({ type: 'setup', args } satisfies SideRequest);
+  await ready;
   return {
     async run(run) {
       const answer = next();
