@@ -156,6 +156,8 @@ export async function pairedSides(
   reference: { name: string; args?: Record<string, unknown> },
   larder: { name: string; args?: Record<string, unknown> },
   repeat: number,
+  /** Called after each run (long benchmarks print as they go). */
+  onRun?: (side: 'reference' | 'larder', run: number, ms: number, detail: unknown) => void,
 ): Promise<PairedSides> {
   const a = await startSide(module, reference.name, reference.args);
   const b = await startSide(module, larder.name, larder.args);
@@ -165,11 +167,13 @@ export async function pairedSides(
   const bDetails: unknown[] = [];
   const runA = async (run: number) => {
     const r = await a.run(run);
+    onRun?.('reference', run, r.ms, r.detail);
     aMs.push(r.ms);
     aDetails.push(r.detail);
   };
   const runB = async (run: number) => {
     const r = await b.run(run);
+    onRun?.('larder', run, r.ms, r.detail);
     bMs.push(r.ms);
     bDetails.push(r.detail);
   };

@@ -94,8 +94,11 @@ async function benchSize(customers: number): Promise<void> {
       { name: 'duckdb-pipeline', args: { dir, pipeline: PIPELINE, sources: files, out } },
       { name: 'larder-pipeline', args: { dir, pipeline: PIPELINE, full: true } },
       REPEAT,
+      (side, i, ms, detail) =>
+        console.log(
+          `  full run ${i}, ${side}: ${ms.toFixed(0)} ms${detail ? ` ${JSON.stringify(detail)}` : ''}`,
+        ),
     );
-    console.log('  Larder full runs, ms per phase:', JSON.stringify(full.larderDetails));
     report({
       name: `full computation, ${customers.toLocaleString('en')} customers`,
       larderMs: full.larderMs,
@@ -114,11 +117,11 @@ async function benchSize(customers: number): Promise<void> {
       const result = await side.run(i);
       const detail = result.detail as { mode: string; entities: number };
       if (detail.mode !== 'incremental') throw new Error(`run ${i} was ${detail.mode}`);
+      console.log(`  incremental run ${i}: ${result.ms.toFixed(0)} ms ${JSON.stringify(detail)}`);
       incremental.push(result.ms);
       details.push(detail);
     }
     const peak = await side.finish();
-    console.log('  Larder incremental runs, ms per phase:', JSON.stringify(details));
     const entities = (details[0] as { entities: number }).entities;
     report({
       name: `incremental update, ${entities.toLocaleString('en')} changed of ${customers.toLocaleString('en')} customers`,
