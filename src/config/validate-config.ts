@@ -15,10 +15,10 @@
  *   with the timeseries column appended when it was not listed.
  */
 import { relative } from 'node:path';
+import { didYouMeanSuffix } from '../did-you-mean.js';
 import { LarderError } from '../errors.js';
 import { cronScheduleProblem } from './cron-schedule.js';
 import type { LarderConfig } from './define-config.js';
-import { didYouMeanSuffix } from './did-you-mean.js';
 
 /** One problem of a config: the object (`pipelines.customer_features`), its field (`sources[1]`) and what is wrong. */
 export interface ConfigProblem {

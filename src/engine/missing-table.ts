@@ -11,7 +11,7 @@
  * as it was.
  */
 import type { Metastore } from '../catalog/metastore.js';
-import { didYouMean } from '../config/did-you-mean.js';
+import { didYouMean } from '../did-you-mean.js';
 import type { NameDefaults } from './table-name.js';
 
 /** DuckDB's "missing table" message: the name as DuckDB prints it (quoted when it has a schema). */

@@ -5,8 +5,9 @@
  * anything is written, naming every unknown column and the table column it
  * most likely meant.
  */
-import { didYouMeanSuffix } from '../config/did-you-mean.js';
+
 import type { StructType } from '../delta/log/schema.js';
+import { didYouMeanSuffix } from '../did-you-mean.js';
 import { LarderError } from '../errors.js';
 
 /**
