@@ -31,6 +31,7 @@ import { openMetastore } from '../catalog/open-metastore.js';
 import type { DeltaTable } from '../delta/delta-table.js';
 import { connect, sqlString } from '../duckdb/duckdb.js';
 import { isLarderError, LarderError } from '../errors.js';
+import { resolveCopyPaths } from './copy-paths.js';
 import { missingDataFileError } from './missing-data-file.js';
 import { folderResolver } from './read-delta.js';
 import { describeScan, type ScanInfo } from './scan-info.js';
@@ -246,7 +247,7 @@ export class Engine {
       const rest = statement.slice((mode ? words[1] : words[0])!.end);
       return this.explain(rest, mode);
     }
-    const { sql: rewritten, scans } = await this.rewrite(statement);
+    const { sql: rewritten, scans } = await this.rewrite(await resolveCopyPaths(statement, this.projectDir));
     return this.#run(rewritten, statement, scans);
   }
 
