@@ -4,8 +4,8 @@
  * printed output differs from the output the page shows.
  *
  * The page's project is a new folder under the system's temporary folder
- * holding `node_modules/larderjs` (a link to this repository) and
- * `node_modules/.bin/larder`, so that `import … from 'larderjs'`,
+ * holding `node_modules/larderjs` (a link to this repository), links to its
+ * dependencies (as npm hoists them) and `node_modules/.bin/larder`, so that `import … from 'larderjs'`,
  * `'larderjs/config'` and `npx larder` work there as after
  * `npm install larderjs`, from the TypeScript sources (no build needed).
  *
@@ -273,7 +273,7 @@ function runProcess(
   env: NodeJS.ProcessEnv,
   input = '',
 ): Promise<Run> {
-  return new Promise((done, fail) => {
+  return new Promise((done) => {
     const child = spawn(file, [...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), COMMAND_TIMEOUT_MS);
@@ -283,7 +283,11 @@ function runProcess(
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       output += d;
     });
-    child.on('error', fail);
+    // A command that cannot start (a folder that does not exist) is a failure of the page, not of the runner.
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      done({ code: null, output: `${output}${error.message}\n` });
+    });
     child.on('close', (code) => {
       clearTimeout(timer);
       done({ code, output });
@@ -298,6 +302,15 @@ function makeProject(page: string): { dir: string; env: NodeJS.ProcessEnv } {
   mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
   symlinkSync(REPO_DIR, join(dir, 'node_modules', 'larderjs'), 'dir');
   symlinkSync(join(REPO_DIR, 'bin', 'larder.js'), join(dir, 'node_modules', '.bin', 'larder'));
+  // npm hoists the package's dependencies next to it, so a project may import them (apache-arrow).
+  const manifest = JSON.parse(readFileSync(join(REPO_DIR, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  for (const name of Object.keys(manifest.dependencies ?? {})) {
+    const link = join(dir, 'node_modules', name);
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(realpathSync(join(REPO_DIR, 'node_modules', name)), link, 'dir');
+  }
   // `npx larder` without npx's start-up cost (and without any network), the rest to the real npx.
   const shims = join(dir, 'node_modules', '.docs-bin');
   mkdirSync(shims);
