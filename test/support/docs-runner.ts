@@ -45,8 +45,9 @@
  * - the project folder (the actual one, and in the page any folder directly
  *   under `/tmp`) by `<project>`, and this repository's folder by `<repo>`;
  * - UUIDs (and their first 8 digits followed by `-…`) by `<id>`;
- * - date-times from the year 2025 on (commit times, run starts; the data of
- *   the examples use earlier dates) and 13-digit epoch milliseconds by `<time>`;
+ * - dates and date-times from the year 2025 on (commit times, run starts,
+ *   today; the data of the examples use earlier dates) and 13-digit epoch
+ *   milliseconds by `<time>`;
  * - durations (`0.13 s`, `74 ms`) by `<duration>` and rates (`74,328
  *   entities/s`) by `<rate>`;
  * - runs of spaces by one space and runs of `─` by one `─` (so that a table
@@ -226,7 +227,7 @@ export function normalizeOutput(
     .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, '<id>')
     .replace(/\b[0-9a-f]{8}-…/g, '<id>')
     .replace(
-      /\b20(?:2[5-9]|[3-9]\d)-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d(?::?\d\d)?)?/g,
+      /\b20(?:2[5-9]|[3-9]\d)-\d\d-\d\d(?:[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d(?::?\d\d)?)?)?/g,
       '<time>',
     )
     .replace(/\b1[7-9]\d{11}\b/g, '<time>')
