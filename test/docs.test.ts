@@ -21,7 +21,7 @@ const pages = [
 
 describe('the docs run as written', () => {
   for (const page of pages) {
-    it(page, { timeout: 600_000 }, async () => {
+    it(page, { timeout: process.env.LARDER_DOCS_UPDATE === '1' ? 3_600_000 : 600_000 }, async () => {
       const failures = await runPage(join(REPO_DIR, page), {
         update: process.env.LARDER_DOCS_UPDATE === '1',
       });

@@ -347,6 +347,18 @@ function expectsFailure(expected: readonly string[]): boolean {
   return expected.some((line) => line.trimStart().startsWith('error ['));
 }
 
+/** `lines` with the outputs of `rewrites` in place of the page's (`lines` is left as it is). */
+function applyRewrites(
+  lines: readonly string[],
+  rewrites: readonly { start: number; end: number; lines: string[] }[],
+): string[] {
+  const out = [...lines];
+  for (const rewrite of [...rewrites].sort((a, b) => b.start - a.start)) {
+    out.splice(rewrite.start, rewrite.end - rewrite.start, ...rewrite.lines);
+  }
+  return out;
+}
+
 /** Run every block of the page at `pagePath` in a fresh project; resolve to the failures. */
 export async function runPage(pagePath: string, options: { update?: boolean } = {}): Promise<DocFailure[]> {
   const markdown = readFileSync(pagePath, 'utf8');
@@ -396,13 +408,15 @@ export async function runPage(pagePath: string, options: { update?: boolean } = 
             `--- page\n${command.expected.join('\n')}\n--- printed\n${run.output}`,
             command.line,
           );
-          if (!outputOk) {
+          if (!outputOk && options.update) {
             const printed = dropProgress(run.output).replace(/\n+$/, '').split('\n');
             rewrites.push({
               start: command.outputStart,
               end: command.outputEnd,
               lines: run.output.trim() === '' ? [] : printed.map((l) => (l ? block.indent + l : l)),
             });
+            // Written at once, so that what ran is kept even if the page is stopped later.
+            writeFileSync(pagePath, applyRewrites(pageLines, rewrites).join('\n'));
           }
         }
       }
@@ -433,12 +447,6 @@ export async function runPage(pagePath: string, options: { update?: boolean } = 
         'unknown kind of block: give it a language the runner knows, file=… or norun="…"',
       );
     }
-  }
-  if (options.update && rewrites.length > 0) {
-    for (const rewrite of rewrites.sort((a, b) => b.start - a.start)) {
-      pageLines.splice(rewrite.start, rewrite.end - rewrite.start, ...rewrite.lines);
-    }
-    writeFileSync(pagePath, pageLines.join('\n'));
   }
   return failures;
 }
