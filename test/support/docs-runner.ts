@@ -48,8 +48,9 @@
  * - dates and date-times from the year 2025 on (commit times, run starts,
  *   today; the data of the examples use earlier dates) and 13-digit epoch
  *   milliseconds by `<time>`;
- * - durations (`0.13 s`, `74 ms`) by `<duration>` and rates (`74,328
- *   entities/s`) by `<rate>`;
+ * - durations (`0.13 s`, `74 ms`, and the values of fields named `…TimeMs`
+ *   or `…durationSeconds`, as operation metrics print them) by `<duration>`,
+ *   and rates (`74,328 entities/s`) by `<rate>`;
  * - runs of spaces by one space and runs of `─` by one `─` (so that a table
  *   whose column widths follow a normalised value still compares); trailing
  *   spaces and trailing empty lines are dropped.
@@ -231,6 +232,7 @@ export function normalizeOutput(
       '<time>',
     )
     .replace(/\b1[7-9]\d{11}\b/g, '<time>')
+    .replace(/\b(\w*(?:TimeMs|[dD]urationSeconds))("?:\s*)[\d.e-]+/g, '$1$2<duration>')
     .replace(/\b\d[\d,]*(?:\.\d+)? [a-z]+\/s\b/g, '<rate>')
     .replace(/\b\d+(?:\.\d+)? ?(?:ms|s)\b/g, '<duration>')
     .replace(/ +/g, ' ')
