@@ -225,8 +225,8 @@ export function normalizeOutput(
   out = out.replace(new RegExp(escapeRegExp(REPO_DIR), 'g'), '<repo>');
   out = out.replace(/\/tmp\/[^/\s"'`,)]+/g, '<project>');
   out = out
-    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, '<id>')
-    .replace(/\b[0-9a-f]{8}-…/g, '<id>')
+    .replace(/(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])/g, '<id>')
+    .replace(/(?<![0-9a-f])[0-9a-f]{8}-…/g, '<id>')
     .replace(
       /\b20(?:2[5-9]|[3-9]\d)-\d\d-\d\d(?:[ T]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d(?::?\d\d)?)?)?/g,
       '<time>',
