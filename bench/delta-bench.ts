@@ -1,134 +1,149 @@
 /**
- * Delta table format benchmarks (issue 2). Every figure is printed with the
- * reference it is compared to, measured in the same run on the same machine:
+ * Delta table format benchmarks (issue 2, issue 8). Every figure is printed
+ * with the reference it is compared to, measured in the same run on the same
+ * machine, and with peak RSS beside it:
  *
  *   npm run bench:delta            (LARDER_BENCH_ROWS=10000000 by default)
  *
  * - append of N rows vs DuckDB `COPY … TO parquet` of the same rows
  * - full-scan aggregate vs DuckDB over the same Parquet files
- * - merge of 1,000 changed keys into a 1 M-row table vs into a 10 k-row table
+ * - merge of 1,000 changed keys into a 1 M-row table vs DuckDB rewriting the
+ *   affected files itself; and vs the same merge into a 10 k-row table
  * - opening a table with 10,000 commits (checkpointed)
+ * - OPTIMIZE … ZORDER BY one and two columns vs DuckDB doing the same job
+ *   (same key kind, cuts, file count and row-group size: delta-sides.ts)
+ * - a point filter on the Z-ordered table
+ *
+ * Each side of a comparison runs in its own child process (side-runner.ts),
+ * the two alternated ABBA; a figure's peak RSS is that process's
+ * `ru_maxrss`: Node, DuckDB and the side's setup and runs, nothing else.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DeltaTable } from '../src/delta/delta-table.js';
 import { writeCheckpoint } from '../src/delta/log/checkpoint-writer.js';
 import { loadSnapshot } from '../src/delta/log/replay.js';
-import { planScan } from '../src/delta/scan/scan.js';
 import { LocalLogStore } from '../src/delta/storage/local-log-store.js';
 import { commitFileName } from '../src/delta/storage/log-store.js';
-import { connect, sqlString, sqlStringList } from '../src/duckdb/duckdb.js';
-import { Engine } from '../src/engine/engine.js';
-import { median as medianOf, middle, paired as pairedOf, time } from './bench-utils.js';
+import { connect, queryJson, sqlStringList } from '../src/duckdb/duckdb.js';
+import { formatBytes, type PairedSides, pairedSides, soloSide } from './bench-utils.js';
+import { footerBounds, mergeTargetSql, SCHEMA, sourceSql } from './delta-sides.js';
 
 const ROWS = Number(process.env.LARDER_BENCH_ROWS ?? 10_000_000);
 const REPEAT = Number(process.env.LARDER_BENCH_REPEAT ?? 5);
-/** Median of `repeat` runs. */
-const median = (fn: (run: number) => Promise<unknown>, repeat = REPEAT) => medianOf(fn, repeat);
-/** Reference and Larder medians, ABBA-paired. */
-const paired = (
-  reference: (run: number) => Promise<unknown>,
-  larder: (run: number) => Promise<unknown>,
-  repeat = REPEAT,
-) => pairedOf(reference, larder, repeat);
+const SIDES = fileURLToPath(new URL('./delta-sides.ts', import.meta.url));
 const dir = await mkdtemp(join(tmpdir(), 'larder-bench-'));
 const connection = await connect();
 
-const SCHEMA = [
-  { name: 'customer_id', type: 'long', nullable: false },
-  { name: 'ts', type: 'timestamp', nullable: false },
-  { name: 'amount', type: 'double', nullable: true },
-  { name: 'merchant', type: 'string', nullable: true },
-  { name: 'is_refund', type: 'boolean', nullable: true },
-] as const;
-
-function sourceSql(rows: number, offset = 0): string {
-  return `SELECT (i % ${Math.max(1, Math.floor(rows / 10))})::BIGINT AS customer_id,
-    TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(i) AS ts,
-    round((hash(i) % 100000) / 100.0, 2)::DOUBLE AS amount,
-    'm' || (hash(i * 7) % 5000)::VARCHAR AS merchant,
-    (i % 50 = 0) AS is_refund
-  FROM range(${offset}, ${offset + rows}) t(i)`;
+interface Row {
+  readonly name: string;
+  readonly larder: string;
+  readonly reference: string;
+  readonly ratio: string;
+  readonly bar: string;
 }
-
-const results: { name: string; larder: string; reference: string; ratio: string; bar: string }[] = [];
-function report(
-  name: string,
-  larderMs: number,
-  referenceMs: number | undefined,
-  bar: string,
-  reference = '',
-): void {
-  results.push({
+const results: Row[] = [];
+function report(row: Row): void {
+  results.push(row);
+  console.log(
+    `${row.name}: Larder ${row.larder}; reference ${row.reference || '—'}; ${row.ratio || ''} (bar ${row.bar})`,
+  );
+}
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+const withRss = (value: number, peak: number) => `${ms(value)} (peak RSS ${formatBytes(peak)})`;
+function reportPair(name: string, pair: PairedSides, reference: string, bar: string): void {
+  report({
     name,
-    larder: `${larderMs.toFixed(0)} ms`,
-    reference: referenceMs === undefined ? reference : `${referenceMs.toFixed(0)} ms ${reference}`,
-    ratio: referenceMs === undefined ? '' : `${(larderMs / referenceMs).toFixed(2)}×`,
+    larder: withRss(pair.larderMs, pair.larderPeakRss),
+    reference: `${withRss(pair.referenceMs, pair.referencePeakRss)} ${reference}`,
+    ratio: `${(pair.larderMs / pair.referenceMs).toFixed(2)}×`,
     bar,
   });
-  console.log(results.at(-1));
 }
+const localFiles = (table: DeltaTable) =>
+  table.snapshot.files.map((f) => join(table.snapshot.root, decodeURIComponent(f.path)));
+
+const idle = await soloSide(SIDES, { name: 'idle' }, 1);
+console.log(`an idle side process (Node, tsx, one DuckDB connection) peaks at ${formatBytes(idle.peakRss)}`);
 
 // 1. Append N rows.
-let big: DeltaTable | undefined;
-const [duckCopyMs, appendMs] = await paired(
-  async (run) => {
-    const out = join(dir, `duck-${run}`);
-    await mkdir(out, { recursive: true });
-    await connection.run(
-      `COPY (${sourceSql(ROWS)}) TO ${sqlString(join(out, 'data.parquet'))} (FORMAT parquet)`,
-    );
-  },
-  async (run) => {
-    const path = join(dir, `append-${run}`);
-    await DeltaTable.create(path, { schema: [...SCHEMA] });
-    const table = await DeltaTable.open(path);
-    await table.append(sourceSql(ROWS));
-    big = await DeltaTable.open(path);
-  },
+const append = await pairedSides(
+  SIDES,
+  { name: 'duckdb-copy', args: { rows: ROWS, dir } },
+  { name: 'larder-append', args: { rows: ROWS, dir } },
+  REPEAT,
 );
-report(`append ${ROWS.toLocaleString('en')} rows`, appendMs, duckCopyMs, '≤ 1.3×', 'DuckDB COPY TO parquet');
+reportPair(`append ${ROWS.toLocaleString('en')} rows`, append, 'DuckDB COPY TO parquet', '≤ 1.3×');
+const big = await DeltaTable.open(join(dir, 'append-0'));
 
 // 2. Full-scan aggregate over that table.
-const aggregate = (from: string) =>
-  `SELECT count(*), sum(amount), avg(amount), count(DISTINCT merchant), max(ts) FROM ${from}`;
-const files = big!.snapshot.files.map((f) => join(big!.snapshot.root, decodeURIComponent(f.path)));
-const [duckScanMs, larderScanMs] = await paired(
-  () => connection.run(aggregate(`read_parquet(${sqlStringList(files)})`)),
-  async () => {
-    const table = await DeltaTable.open(big!.snapshot.root);
-    const plan = await planScan(table.snapshot);
-    await connection.run(aggregate(`(${plan.sql})`));
-  },
-  5,
+const aggregate = 'SELECT count(*), sum(amount), avg(amount), count(DISTINCT merchant), max(ts) FROM $FROM';
+const scan = await pairedSides(
+  SIDES,
+  { name: 'duckdb-scan', args: { files: localFiles(big), aggregate } },
+  { name: 'larder-scan', args: { path: big.snapshot.root, aggregate } },
+  REPEAT,
 );
-report('full-scan aggregate', larderScanMs, duckScanMs, '≤ 1.1×', 'DuckDB over the same files');
+reportPair('full-scan aggregate', scan, 'DuckDB over the same files', '≤ 1.1×');
 
-// 3. Merge 1,000 changed keys into 1 M rows vs 10 k rows.
-async function mergeBench(tableRows: number): Promise<number> {
-  const path = join(dir, `merge-${tableRows}`);
-  await DeltaTable.create(path, { schema: [...SCHEMA] });
-  await (await DeltaTable.open(path)).append(
-    `SELECT i::BIGINT AS customer_id, TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(i) AS ts,
-       (i % 1000)::DOUBLE AS amount, 'm' || (i % 100)::VARCHAR AS merchant, false AS is_refund
-     FROM range(${tableRows}) t(i)`,
-  );
-  return median(async (run) => {
-    const table = await DeltaTable.open(path);
-    // 900 existing keys spread over the whole table, 100 new ones.
-    await table.merge({
-      source: `SELECT CASE WHEN j < 900 THEN ((j * 7919 + ${run * 13}) % ${tableRows}) ELSE ${tableRows} + ${run * 1000} + j END::BIGINT AS customer_id,
-          TIMESTAMPTZ '2024-06-01 00:00:00+00' AS ts, j::DOUBLE AS amount, 'changed' AS merchant, true AS is_refund
-        FROM (SELECT DISTINCT j FROM range(1000) t(j))`,
-      on: ['customer_id'],
-    });
-  });
+// 3. Merge 1,000 changed keys (900 updates, 100 inserts) into 1 M rows; fresh copies per run.
+async function mergeTarget(name: string, rows: number, properties: Record<string, string> = {}) {
+  const table = await DeltaTable.create(join(dir, name), { schema: [...SCHEMA], properties });
+  await table.append(mergeTargetSql(rows));
+  return DeltaTable.open(join(dir, name));
 }
-const merge10k = await mergeBench(10_000);
-const merge1m = await mergeBench(1_000_000);
-report('merge 1,000 keys into 1 M rows', merge1m, undefined, '< 1 s');
-report('merge 1,000 keys into 1 M vs 10 k rows', merge1m, merge10k, '≤ 3×', 'same merge into 10 k rows');
+const copyOnWrite = await mergeTarget('merge-1m-cow', 1_000_000, {
+  'delta.enableDeletionVectors': 'false',
+  'delta.enableChangeDataFeed': 'false',
+});
+const byDefault = await mergeTarget('merge-1m', 1_000_000);
+const small = await mergeTarget('merge-10k', 10_000);
+const duckMerge = {
+  name: 'duckdb-merge',
+  args: { files: localFiles(copyOnWrite), dir, tableRows: 1_000_000 },
+};
+const mergeCow = await pairedSides(
+  SIDES,
+  duckMerge,
+  {
+    name: 'larder-merge',
+    args: { path: copyOnWrite.snapshot.root, dir, tableRows: 1_000_000, label: 'cow' },
+  },
+  REPEAT,
+);
+const rewritten = (details: unknown[]) => (details[0] as { filesRewritten?: number })?.filesRewritten ?? 0;
+reportPair(
+  `merge 1,000 keys into 1 M rows, copy-on-write (rewrites ${rewritten(mergeCow.larderDetails)} of ${copyOnWrite.snapshot.files.length} files; DuckDB ${rewritten(mergeCow.referenceDetails)})`,
+  mergeCow,
+  'DuckDB alone: find the files, rewrite them with the changes',
+  '≤ 1.3×',
+);
+const mergeDefault = await pairedSides(
+  SIDES,
+  duckMerge,
+  { name: 'larder-merge', args: { path: byDefault.snapshot.root, dir, tableRows: 1_000_000, label: 'dv' } },
+  REPEAT,
+);
+reportPair(
+  'merge 1,000 keys into 1 M rows, default table (deletion vectors, change feed: other work)',
+  mergeDefault,
+  'the same DuckDB copy-on-write rewrite',
+  '< 1 s',
+);
+const merge10k = await soloSide(
+  SIDES,
+  { name: 'larder-merge', args: { path: small.snapshot.root, dir, tableRows: 10_000, label: 'small' } },
+  REPEAT,
+);
+report({
+  name: 'the same merge, default table, 1 M rows vs 10 k rows',
+  larder: withRss(mergeDefault.larderMs, mergeDefault.larderPeakRss),
+  reference: `${withRss(merge10k.ms, merge10k.peakRss)} into 10 k rows`,
+  ratio: `${(mergeDefault.larderMs / merge10k.ms).toFixed(2)}×`,
+  bar: '≤ 3×',
+});
 
 // 4. Open a table with 10,000 commits, checkpointed.
 const logPath = join(dir, 'commits-10k');
@@ -159,84 +174,87 @@ for (let v = 1; v <= 10_000; v++) {
   );
   if (v === 9_990) await writeCheckpoint(store, await loadSnapshot(store));
 }
-const openMs = await median(() => DeltaTable.open(logPath), 5);
-report('open a table with 10,000 commits (checkpoint at 9,990)', openMs, undefined, '< 200 ms');
+const open = await soloSide(SIDES, { name: 'larder-open', args: { path: logPath } }, REPEAT);
+report({
+  name: 'open a table with 10,000 commits (checkpoint at 9,990)',
+  larder: withRss(open.ms, open.peakRss),
+  reference: '',
+  ratio: '',
+  bar: '< 200 ms',
+});
 
-// 5. OPTIMIZE … ZORDER BY of ~1,000 small files holding N rows, vs DuckDB rewriting them sorted.
+// 5. OPTIMIZE … ZORDER BY of ~1,000 small files holding N rows, vs DuckDB doing the same job.
 const smallPath = join(dir, 'small-files');
 await DeltaTable.create(smallPath, { schema: [...SCHEMA] });
+const perFile = Math.max(1, Math.floor(big.snapshot.files.reduce((n, f) => n + f.size, 0) / 1000));
+await (await DeltaTable.open(smallPath)).append(sourceSql(ROWS), {
+  targetFileSize: perFile,
+  rowGroupSize: Math.ceil(ROWS / 1000),
+});
 const smallTable = await DeltaTable.open(smallPath);
-const perFile = Math.max(1, Math.floor(big!.snapshot.files.reduce((n, f) => n + f.size, 0) / 1000));
-await smallTable.append(sourceSql(ROWS), { targetFileSize: perFile, rowGroupSize: Math.ceil(ROWS / 1000) });
-const smallFiles = (await DeltaTable.open(smallPath)).snapshot.files.map((f) =>
-  join(smallPath, decodeURIComponent(f.path)),
-);
-const [sortedCopyMs, optimizeMs] = await paired(
-  async (run) => {
-    await connection.run(
-      `COPY (SELECT * FROM read_parquet(${sqlStringList(smallFiles)}) ORDER BY customer_id) TO ${sqlString(join(dir, `sorted-${run}.parquet`))} (FORMAT parquet)`,
-    );
-  },
-  async (run) => {
-    const path = join(dir, `optimize-${run}`);
-    const clone = await DeltaTable.clone(await DeltaTable.open(smallPath), path, {});
-    await clone.optimize({ zorderBy: ['customer_id'] });
-  },
-  3,
-);
-report(
-  `OPTIMIZE ZORDER BY (customer_id) of ${smallFiles.length} files, ${ROWS.toLocaleString('en')} rows`,
-  optimizeMs,
-  sortedCopyMs,
-  '≤ 1.5×',
-  'DuckDB COPY … ORDER BY',
-);
-const [, optimize2Ms] = await paired(
-  async () => undefined,
-  async (run) => {
-    const clone = await DeltaTable.clone(await DeltaTable.open(smallPath), join(dir, `optimize2-${run}`), {});
-    await clone.optimize({ zorderBy: ['customer_id', 'amount'] });
-  },
-  1,
-);
-report(
-  'OPTIMIZE ZORDER BY (customer_id, amount), same files',
-  optimize2Ms,
-  sortedCopyMs,
-  '(2 columns)',
-  'DuckDB COPY … ORDER BY customer_id',
-);
+const smallFiles = localFiles(smallTable);
+async function zorder(columns: string[], bar: string): Promise<DeltaTable> {
+  // Untimed, in this process: Larder's layout (file count, row-group size), which the reference copies.
+  const warm = await DeltaTable.clone(smallTable, join(dir, `zordered-${columns.join('-')}`), {});
+  await warm.optimize({ zorderBy: columns });
+  const layout = await DeltaTable.open(warm.snapshot.root);
+  const [row] = await queryJson(
+    connection,
+    `SELECT max(row_group_num_rows) AS rg FROM parquet_metadata(${sqlStringList(localFiles(layout))})`,
+  );
+  const pair = await pairedSides(
+    SIDES,
+    {
+      name: 'duckdb-zorder',
+      args: {
+        files: smallFiles,
+        dir,
+        columns,
+        bounds: await footerBounds(connection, smallFiles, columns),
+        ranges: layout.snapshot.files.length,
+        rowGroupRows: Number(row?.rg),
+      },
+    },
+    { name: 'larder-zorder', args: { path: smallPath, dir, columns } },
+    Math.min(REPEAT, 4),
+  );
+  const files = (details: unknown[]) => (details[0] as { files?: number })?.files ?? 0;
+  reportPair(
+    `OPTIMIZE ZORDER BY (${columns.join(', ')}) of ${smallFiles.length} files, ${ROWS.toLocaleString('en')} rows, into ${files(pair.larderDetails)} files (DuckDB ${files(pair.referenceDetails)})`,
+    pair,
+    'DuckDB alone: same key kind, quantile cuts, partitioned COPY',
+    bar,
+  );
+  return layout;
+}
+const zordered = await zorder(['customer_id'], '≤ 1.5×');
+await zorder(['customer_id', 'amount'], '≤ 1.5×');
 
 // 6. A point filter through Larder SQL on the Z-ordered table.
 const project = join(dir, 'project');
 await mkdir(project, { recursive: true });
-const engine = await Engine.open({ projectDir: project });
-await engine.metastore.createTable({
-  name: { catalog: 'ml', schema: 'bench', table: 'transactions' },
-  location: join(dir, 'optimize-0'),
-  managed: false,
-});
-const lookups: number[] = [];
-let filesRead = 0;
-let totalFiles = 0;
-for (let i = 0; i < 25; i++) {
-  const key = (i * 7919) % Math.max(1, Math.floor(ROWS / 10));
-  const sql = `SELECT count(*), sum(amount) FROM ml.bench.transactions WHERE customer_id = ${key}`;
-  const { ms } = await time(() => engine.query(sql));
-  const { scans } = await engine.rewrite(sql);
-  if (i > 0) lookups.push(ms);
-  filesRead = Math.max(filesRead, scans[0]?.filesRead ?? 0);
-  totalFiles = scans[0]?.totalFiles ?? 0;
-}
-report(
-  `point filter on customer_id after Z-order (reads ${filesRead} of ${totalFiles} files, ${((100 * filesRead) / Math.max(1, totalFiles)).toFixed(1)}%)`,
-  middle(lookups),
-  undefined,
-  '< 100 ms, < 5% of files',
+const lookups = await soloSide(
+  SIDES,
+  {
+    name: 'larder-point-filter',
+    args: { project, location: zordered.snapshot.root, customers: Math.floor(ROWS / 10) },
+  },
+  25,
 );
-await engine.close();
+const filesRead = Math.max(...lookups.details.map((d) => (d as { filesRead: number }).filesRead));
+const totalFiles = (lookups.details[0] as { totalFiles: number }).totalFiles;
+report({
+  name: `point filter on customer_id after Z-order (reads ${filesRead} of ${totalFiles} files, ${((100 * filesRead) / Math.max(1, totalFiles)).toFixed(1)}%)`,
+  larder: withRss(lookups.ms, lookups.peakRss),
+  reference: '',
+  ratio: '',
+  bar: '< 100 ms, < 5% of files',
+});
 
-console.log('\n| benchmark | Larder | reference | ratio | bar |\n|---|---|---|---|---|');
+console.log(
+  `\nPeak RSS: of the child process that ran that side alone (Node, tsx, DuckDB, the side's setup and all its runs); an idle one peaks at ${formatBytes(idle.peakRss)}.`,
+);
+console.log('| benchmark | Larder | reference | ratio | bar |\n|---|---|---|---|---|');
 for (const r of results) console.log(`| ${r.name} | ${r.larder} | ${r.reference} | ${r.ratio} | ${r.bar} |`);
 connection.closeSync();
 await rm(dir, { recursive: true, force: true });

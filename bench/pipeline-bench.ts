@@ -1,42 +1,53 @@
 /**
- * Feature computation benchmarks (issue 4), on the churn example:
+ * Feature computation benchmarks (issues 4 and 8), on the churn example:
  *
  *   npm run bench:pipelines        (LARDER_BENCH_CUSTOMERS=10000,1000000 by default)
+ *   npm run bench:scale            (10 M customers, ~100 M transactions; LARDER_BENCH_SCALE_CUSTOMERS)
  *
- * For each size, in one process and one run:
+ * For each size, in one run:
  * - the full computation of `ml.churn_features.customer_features` by
  *   `runPipeline` (read the Delta sources, compute, overwrite the feature
- *   table, commit, write the metrics row), against DuckDB running the same
- *   SQL straight over Parquet copies of the sources and writing the result
- *   to Parquet (ABBA-paired medians);
+ *   table, commit, write the metrics row), against DuckDB alone running the
+ *   same SQL over the same Parquet files (the sources' data files) and
+ *   writing the result to Parquet, ABBA-paired;
  * - the incremental update after a CDC batch touching 1,000 customers
- *   (`applyChanges`, not timed), end to end including the merge commit and
- *   the metrics row, against the same DuckDB full recompute.
- * It ends with the seed's "Target Metrics" table filled with our figures.
+ *   (`applyChanges`, in this process, not timed), end to end including the
+ *   merge commit and the metrics row; its reference is the DuckDB full
+ *   recompute above.
+ * Each side runs in its own child process (side-runner.ts): each figure
+ * comes with that process's peak RSS (Node, DuckDB, setup and every run),
+ * and Larder's runs with the time of each phase (read, compute, write,
+ * metrics). It ends with the seed's "Target Metrics" table.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { applyChanges } from '../examples/churn/generate.js';
-import type { PipelineContext } from '../src/config/define-config.js';
 import { initProject } from '../src/config/init-project.js';
-import { loadConfig } from '../src/config/load-config.js';
-import { openProject } from '../src/config/open-project.js';
 import { DeltaTable } from '../src/delta/delta-table.js';
-import { planScan } from '../src/delta/scan/scan.js';
-import { connect, run, sqlIdent, sqlString } from '../src/duckdb/duckdb.js';
-import { runPipeline } from '../src/pipelines/run-pipeline.js';
-import { middle, paired, time } from './bench-utils.js';
+import { formatBytes, middle, pairedSides, startSide, time } from './bench-utils.js';
+import { pipelineSql } from './pipeline-sides.js';
 
-const SIZES = (process.env.LARDER_BENCH_CUSTOMERS ?? '10000,1000000').split(',').map(Number);
-const REPEAT = Number(process.env.LARDER_BENCH_REPEAT ?? 3);
+const SCALE = process.argv.includes('--scale');
+const SIZES = (
+  SCALE
+    ? (process.env.LARDER_BENCH_SCALE_CUSTOMERS ?? '10000000')
+    : (process.env.LARDER_BENCH_CUSTOMERS ?? '10000,1000000')
+)
+  .split(',')
+  .map(Number);
+const REPEAT = Number(process.env.LARDER_BENCH_REPEAT ?? (SCALE ? 2 : 3));
 const CHANGES = 1000;
 const PIPELINE = 'customer_features';
+const SIDES = fileURLToPath(new URL('./pipeline-sides.ts', import.meta.url));
 
 interface Figure {
   readonly name: string;
   readonly larderMs: number;
+  readonly larderRss: number;
   readonly referenceMs: number;
+  readonly referenceRss: number;
   readonly bar: string;
 }
 const figures: Figure[] = [];
@@ -45,9 +56,18 @@ function report(figure: Figure): void {
   figures.push(figure);
   const ratio = figure.larderMs / figure.referenceMs;
   console.log(
-    `${figure.name}: Larder ${figure.larderMs.toFixed(0)} ms, DuckDB over Parquet ${figure.referenceMs.toFixed(0)} ms, ${ratio.toFixed(2)}× (bar ${figure.bar})`,
+    `${figure.name}: Larder ${figure.larderMs.toFixed(0)} ms (peak RSS ${formatBytes(figure.larderRss)}), ` +
+      `DuckDB over Parquet ${figure.referenceMs.toFixed(0)} ms (peak RSS ${formatBytes(figure.referenceRss)}), ` +
+      `${ratio.toFixed(2)}× (bar ${figure.bar})`,
   );
 }
+
+const bars = (customers: number) =>
+  customers >= 10_000_000
+    ? { full: '< 60 s, ≤ 1.2×, peak RSS < 8 GiB', incremental: '< 2 s' }
+    : customers >= 1_000_000
+      ? { full: '< 15 s', incremental: '< 3 s' }
+      : { full: '< 5 min (seed)', incremental: '< 1 min (seed)' };
 
 async function benchSize(customers: number): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), `larder-bench-pipelines-${customers}-`));
@@ -57,79 +77,60 @@ async function benchSize(customers: number): Promise<void> {
     console.log(
       `\n${customers.toLocaleString('en')} customers, ${Number(generated.raw_transactions).toLocaleString('en')} transactions generated in ${(setup.ms / 1000).toFixed(1)} s`,
     );
-    const loaded = await loadConfig({ projectDir: dir });
-    const pipeline = loaded.config.pipelines?.[PIPELINE];
-    if (!pipeline || typeof pipeline.sql !== 'function') throw new Error(`no ${PIPELINE} pipeline`);
-    const context: PipelineContext = { pipeline: PIPELINE, mode: 'full', params: pipeline.params ?? {} };
-    const sql = pipeline.sql(context);
-
-    // The reference: the same SQL over plain Parquet copies of the sources, written to Parquet.
-    const connection = await connect();
-    const parquetDir = join(dir, 'parquet');
-    await mkdir(parquetDir, { recursive: true });
-    const referenceSources = async (): Promise<void> => {
-      for (const source of pipeline.sources) {
-        const table = await DeltaTable.open(join(dir, 'data', source));
-        const file = join(parquetDir, `${source}.parquet`);
-        await run(
-          connection,
-          `COPY (${(await planScan(table.snapshot)).sql}) TO ${sqlString(file)} (FORMAT parquet)`,
-          'copying a source to Parquet',
-        );
-        await run(
-          connection,
-          `CREATE OR REPLACE TEMP VIEW ${sqlIdent(source)} AS SELECT * FROM read_parquet(${sqlString(file)})`,
-          'a reference view',
-        );
-      }
-    };
-    await referenceSources();
-    const reference = (run_: number) =>
-      run(
-        connection,
-        `COPY (${sql}) TO ${sqlString(join(parquetDir, `out-${run_}.parquet`))} (FORMAT parquet)`,
-        'the reference computation',
-      );
-
-    const project = await openProject(loaded);
-    try {
-      const featureStore = project.featureStore;
-      const full = () => runPipeline({ featureStore, config: loaded.config, pipeline: PIPELINE, full: true });
-      await full(); // creates the table; not timed
-      const [referenceMs, larderMs] = await paired(reference, full, REPEAT);
-      report({
-        name: `full computation, ${customers.toLocaleString('en')} customers`,
-        larderMs,
-        referenceMs,
-        bar: customers >= 1_000_000 ? '< 15 s' : '< 5 min (seed)',
-      });
-
-      // Incremental: a fresh CDC batch before each timed run.
-      const incremental: number[] = [];
-      let entities = 0;
-      for (let i = 0; i < REPEAT; i++) {
-        await applyChanges({ out: join(dir, 'data'), changes: CHANGES, seed: 1000 + i });
-        const result = await time(() =>
-          runPipeline({ featureStore, config: loaded.config, pipeline: PIPELINE }),
-        );
-        if (result.value.mode !== 'incremental') throw new Error(`run ${i} was ${result.value.mode}`);
-        entities = result.value.numEntitiesProcessed;
-        incremental.push(result.ms);
-      }
-      // The reference recomputes everything over the changed sources.
-      await referenceSources();
-      const referenceAfter: number[] = [];
-      for (let i = 0; i < REPEAT; i++) referenceAfter.push((await time(() => reference(100 + i))).ms);
-      report({
-        name: `incremental update, ${entities.toLocaleString('en')} changed of ${customers.toLocaleString('en')} customers`,
-        larderMs: middle(incremental),
-        referenceMs: middle(referenceAfter),
-        bar: customers >= 1_000_000 ? '< 3 s' : '< 1 min (seed)',
-      });
-    } finally {
-      await project.close();
-      connection.closeSync();
+    // The reference reads the very Parquet files of the sources (freshly generated: no deletion vectors).
+    const { sources } = await pipelineSql(dir, PIPELINE);
+    const files: Record<string, string[]> = {};
+    for (const source of sources) {
+      const table = await DeltaTable.open(join(dir, 'data', source));
+      if (table.snapshot.files.some((f) => f.deletionVector))
+        throw new Error(`${source} has deletion vectors`);
+      files[source] = table.snapshot.files.map((f) => join(table.snapshot.root, decodeURIComponent(f.path)));
     }
+    const out = join(dir, 'reference-out');
+    await mkdir(out, { recursive: true });
+
+    const full = await pairedSides(
+      SIDES,
+      { name: 'duckdb-pipeline', args: { dir, pipeline: PIPELINE, sources: files, out } },
+      { name: 'larder-pipeline', args: { dir, pipeline: PIPELINE, full: true } },
+      REPEAT,
+      (side, i, ms, detail) =>
+        console.log(
+          `  full run ${i}, ${side}: ${ms.toFixed(0)} ms${detail ? ` ${JSON.stringify(detail)}` : ''}`,
+        ),
+    );
+    report({
+      name: `full computation, ${customers.toLocaleString('en')} customers`,
+      larderMs: full.larderMs,
+      larderRss: full.larderPeakRss,
+      referenceMs: full.referenceMs,
+      referenceRss: full.referencePeakRss,
+      bar: bars(customers).full,
+    });
+
+    // Incremental: a fresh CDC batch (applied here, untimed) before each timed run.
+    const side = await startSide(SIDES, 'larder-pipeline', { dir, pipeline: PIPELINE, full: false });
+    const incremental: number[] = [];
+    const details: unknown[] = [];
+    for (let i = 0; i < Math.max(REPEAT, 3); i++) {
+      await applyChanges({ out: join(dir, 'data'), changes: CHANGES, seed: 1000 + i });
+      const result = await side.run(i);
+      const detail = result.detail as { mode: string; entities: number };
+      if (detail.mode !== 'incremental') throw new Error(`run ${i} was ${detail.mode}`);
+      console.log(`  incremental run ${i}: ${result.ms.toFixed(0)} ms ${JSON.stringify(detail)}`);
+      incremental.push(result.ms);
+      details.push(detail);
+    }
+    const peak = await side.finish();
+    const entities = (details[0] as { entities: number }).entities;
+    report({
+      name: `incremental update, ${entities.toLocaleString('en')} changed of ${customers.toLocaleString('en')} customers`,
+      larderMs: middle(incremental),
+      larderRss: peak,
+      referenceMs: full.referenceMs,
+      referenceRss: full.referencePeakRss,
+      bar: bars(customers).incremental,
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -137,11 +138,14 @@ async function benchSize(customers: number): Promise<void> {
 
 for (const size of SIZES) await benchSize(size);
 
-console.log('\nThe seed’s target metrics, measured (reference: DuckDB, the same SQL over Parquet, same run)');
-console.log('| Operation | Target | Notes | Larder | DuckDB over Parquet | ratio |');
-console.log('|---|---|---|---|---|---|');
+console.log(
+  '\nThe seed’s target metrics, measured (reference: DuckDB alone, the same SQL over the same Parquet files, ' +
+    'a full recompute, same run; peak RSS: of the child process that ran that side)',
+);
+console.log('| Operation | Target | Notes | Larder | peak RSS | DuckDB over Parquet | peak RSS | ratio |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const f of figures) {
   console.log(
-    `| ${f.name} | ${f.bar} | customer_features, 15 features | ${(f.larderMs / 1000).toFixed(2)} s | ${(f.referenceMs / 1000).toFixed(2)} s | ${(f.larderMs / f.referenceMs).toFixed(2)}× |`,
+    `| ${f.name} | ${f.bar} | customer_features, 15 features | ${(f.larderMs / 1000).toFixed(2)} s | ${formatBytes(f.larderRss)} | ${(f.referenceMs / 1000).toFixed(2)} s | ${formatBytes(f.referenceRss)} | ${(f.larderMs / f.referenceMs).toFixed(2)}× |`,
   );
 }

@@ -31,7 +31,9 @@ export type LarderErrorCode =
   | 'PIPELINE_NOT_FOUND'
   | 'PIPELINE_FAILED'
   | 'SOURCE_NOT_FOUND'
-  | 'SOURCE_ERROR';
+  | 'SOURCE_ERROR'
+  | 'PIPELINE_BUSY'
+  | 'CANCELLED';
 
 /** Where an error happened: whatever of these applies. */
 export interface LarderErrorContext {

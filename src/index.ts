@@ -85,6 +85,7 @@ export {
 export type { FeatureTable, FeatureTableColumn, RowOf } from './features/feature-table.js';
 export type {
   FeatureColumnSpec,
+  FeatureEvolvingRow,
   FeatureInputRow,
   FeatureRow,
   FeatureValue,

@@ -121,6 +121,18 @@ describe('churn data generator', () => {
     expect(Number(t.changed_before_event)).toBe(0);
     expect(Number(t.bad_values)).toBe(0);
 
+    // Money is a decimal, so that sums over it are exact in any order.
+    const transactionTable = await DeltaTable.open(generated.transactionsPath);
+    expect(transactionTable.snapshot.schema.fields.find((f) => f.name === 'amount')?.type).toBe(
+      'decimal(12,2)',
+    );
+    const [amountType] = await queryJson(
+      connection,
+      `SELECT typeof(amount) AS type, count(*) FILTER (WHERE amount * 100 <> floor(amount * 100)) AS fractions_of_cents
+       FROM (${transactions}) GROUP BY ALL`,
+    );
+    expect(amountType).toEqual({ type: 'DECIMAL(12,2)', fractions_of_cents: '0' });
+
     const late = await one(
       connection,
       `SELECT count(*) AS n FROM (${transactions}) t JOIN (${customers}) c USING (customer_id)
@@ -263,13 +275,15 @@ describe('churn data generator', () => {
         connection,
         `SELECT count(*) AS n, count(*) FILTER (WHERE ts < ${clock}) AS late,
            count(*) FILTER (WHERE ts > ${clock}) AS fresh,
-           (SELECT count(*) FROM (${changedIds})) AS changed
+           (SELECT count(*) FROM (${changedIds})) AS changed,
+           count(*) FILTER (WHERE amount <= 0 OR typeof(amount) <> 'DECIMAL(12,2)') AS bad_amounts
          FROM (${after.transactions}) WHERE _change_timestamp > ${clock}`,
       );
       expect(Number(t.n)).toBe(batch.newTransactions);
       expect(Number(t.late)).toBe(batch.lateTransactions);
       expect(Number(t.fresh)).toBe(batch.newTransactions - batch.lateTransactions);
       expect(Number(t.changed)).toBe(batch.changedCustomers);
+      expect(Number(t.bad_amounts)).toBe(0);
 
       const c = await one(
         connection,

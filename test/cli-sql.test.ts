@@ -105,6 +105,50 @@ describe('larder sql', () => {
     expect(run.stderr).toMatch(/^error \[TABLE_NOT_FOUND\]: .*'tables\/missing'/);
   });
 
+  it('fails with exit code 1 and INVALID_ARGUMENT when there is no statement to run', async () => {
+    for (const [statement, input] of [
+      ['', undefined],
+      ['  \n ', undefined],
+      ['/* only a comment */ ;', undefined],
+      ['-', '  \n-- only a comment\n'],
+    ] as const) {
+      const run = await larder(['sql', statement], input);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^error \[INVALID_ARGUMENT\]: larder sql was given no SQL statement/);
+    }
+  });
+
+  it('suggests the Larder table closest to a misspelt name, not a DuckDB system table', async () => {
+    const create = await larder([
+      'sql',
+      'CREATE TABLE ml.churn_features.customer_features (customer_id BIGINT, n_tx INTEGER)',
+    ]);
+    expect(create.code).toBe(0);
+    const run = await larder(['sql', 'SELECT * FROM ml.churn_features.custmer_features']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^error \[TABLE_NOT_FOUND\]: table ml\.churn_features\.custmer_features not found \(did you mean "ml\.churn_features\.customer_features"\?\)/,
+    );
+    const short = await larder(['sql', 'SELECT * FROM custmer_features']);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain('Did you mean "ml.churn_features.customer_features"?');
+    expect(short.stderr.match(/did you mean/gi)).toHaveLength(1);
+  });
+
+  it('reads backticked names, a doubled backtick being one backtick', async () => {
+    expect(await json('SELECT 7 AS `my ``col```')).toEqual([{ 'my `col`': 7 }]);
+  });
+
+  it('fails with exit code 1 naming the line of an unclosed backtick', async () => {
+    const run = await larder(['sql', 'SELECT 1;\nSELECT `x FROM t']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      /^error \[SQL_ERROR\]: syntax error at line 2, column 8: .*`x FROM t is never closed/,
+    );
+  });
+
   it('fails with exit code 1 and DuckDB message on a SQL error', async () => {
     const run = await larder(['sql', 'SELECT no_such_column']);
     expect(run.code).toBe(1);

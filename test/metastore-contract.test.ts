@@ -624,5 +624,61 @@ for (const backend of backends) {
         await other.close();
       }
     });
+
+    it('grants a lease to one holder at a time, renews it for its holder only, and frees it on release', async () => {
+      const other = await place.open();
+      try {
+        const first = await metastore.acquireLease('pipeline:p', 'run-a', 'host-a pid 1', 60_000);
+        expect(first.acquired).toBe(true);
+        expect(first.lease).toMatchObject({ name: 'pipeline:p', holder: 'run-a', owner: 'host-a pid 1' });
+        expect(first.lease!.expiresAt.getTime() - first.lease!.acquiredAt.getTime()).toBe(60_000);
+
+        const busy = await other.acquireLease('pipeline:p', 'run-b', 'host-b pid 2', 60_000);
+        expect(busy).toMatchObject({ acquired: false, lease: { holder: 'run-a', owner: 'host-a pid 1' } });
+        expect(await other.renewLease('pipeline:p', 'run-b', 60_000)).toBe(false);
+        expect(await other.releaseLease('pipeline:p', 'run-b')).toBe(false);
+        // Another name is another lease.
+        expect((await other.acquireLease('pipeline:q', 'run-b', 'host-b pid 2', 60_000)).acquired).toBe(true);
+
+        expect(await metastore.renewLease('pipeline:p', 'run-a', 120_000)).toBe(true);
+        const again = await metastore.acquireLease('pipeline:p', 'run-a', 'host-a pid 1', 60_000);
+        expect(again.acquired).toBe(true);
+        expect(again.lease!.acquiredAt).toEqual(first.lease!.acquiredAt);
+
+        expect(await metastore.releaseLease('pipeline:p', 'run-a')).toBe(true);
+        expect(await metastore.releaseLease('pipeline:p', 'run-a')).toBe(false);
+        const next = await other.acquireLease('pipeline:p', 'run-b', 'host-b pid 2', 60_000);
+        expect(next).toMatchObject({ acquired: true, lease: { holder: 'run-b' } });
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('lets a lapsed lease be taken over, after which its old holder can neither renew nor release it', async () => {
+      const first = await metastore.acquireLease('pipeline:p', 'run-a', 'killed holder', 1);
+      expect(first.acquired).toBe(true);
+      await new Promise((r) => setTimeout(r, 50));
+      const taken = await metastore.acquireLease('pipeline:p', 'run-b', 'next holder', 60_000);
+      expect(taken).toMatchObject({ acquired: true, lease: { holder: 'run-b', owner: 'next holder' } });
+      expect(await metastore.renewLease('pipeline:p', 'run-a', 60_000)).toBe(false);
+      expect(await metastore.releaseLease('pipeline:p', 'run-a')).toBe(false);
+      expect((await metastore.acquireLease('pipeline:p', 'run-c', 'third', 60_000)).lease?.holder).toBe(
+        'run-b',
+      );
+    });
+
+    it('grants a free lease to exactly one of several handles asking at once', async () => {
+      const handles = await Promise.all([1, 2, 3, 4].map(() => place.open()));
+      try {
+        const attempts = await Promise.all(
+          handles.map((h, i) => h.acquireLease('pipeline:p', `run-${i}`, `pid ${i}`, 60_000)),
+        );
+        const winners = attempts.filter((a) => a.acquired);
+        expect(winners).toHaveLength(1);
+        for (const attempt of attempts) expect(attempt.lease?.holder).toBe(winners[0]!.lease!.holder);
+      } finally {
+        await Promise.all(handles.map((h) => h.close()));
+      }
+    });
   });
 }

@@ -3,15 +3,20 @@
  * disappears between runs, or a SIGKILL of the process mid-run, the feature
  * table is at its last committed version, its watermark matches its data
  * exactly, a surviving process has recorded the failure, and the next run
- * catches up to what a full recompute gives.
+ * catches up to what a full recompute gives. A kill while the table is being
+ * created (by a run or by `larder apply`) leaves nothing the next command
+ * cannot recover from by itself, and a Delta table someone else made at the
+ * table's location is never touched.
  */
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeltaTable } from '../src/delta/delta-table.js';
 import { Engine } from '../src/engine/engine.js';
 import { isLarderError, type LarderError } from '../src/errors.js';
+import { FeatureStore } from '../src/features/feature-store.js';
+import { ensureOutputTable } from '../src/pipelines/ensure-output-table.js';
 import { listRuns } from '../src/pipelines/list-runs.js';
 import { readPipelineState } from '../src/pipelines/pipeline-state.js';
 import { runPipeline } from '../src/pipelines/run-pipeline.js';
@@ -26,6 +31,7 @@ import {
 import { PIPELINE_WORKER, spawnWorker } from './workers/spawn-worker.js';
 
 const KILLS = Number(process.env.LARDER_PIPELINE_KILLS ?? 6);
+const CREATE_KILLS = Number(process.env.LARDER_PIPELINE_CREATE_KILLS ?? 4);
 
 describe('failed pipeline runs', () => {
   let dir: string;
@@ -143,5 +149,78 @@ describe('failed pipeline runs', () => {
     const result = await runPipeline({ engine, config: workloadConfig(), pipeline: PIPELINE });
     expect(result.status).toBe('success');
     expect(await content()).toEqual(await expectedRows(dir));
-  }, 120_000);
+  }, 240_000);
+
+  it('recovers when a create was killed before its first commit (a _delta_log with no commit)', async () => {
+    await appendBatch(dir, 1);
+    const { entry } = await ensureOutputTable({ engine, config: workloadConfig(), pipeline: PIPELINE });
+    // What a kill between writing the commit's temporary file and linking it leaves.
+    await rm(join(entry.location, '_delta_log'), { recursive: true });
+    await mkdir(join(entry.location, '_delta_log'));
+    await writeFile(join(entry.location, '_delta_log', '.tmp-0b1c2d3e'), '{"commitInfo":');
+
+    const result = await runPipeline({ engine, config: workloadConfig(), pipeline: PIPELINE });
+    expect(result).toMatchObject({ status: 'success', created: true, mode: 'full' });
+    expect(await content()).toEqual(await expectedRows(dir));
+  });
+
+  it('adopts the table a killed drop or create left unregistered, keeping its data and watermark', async () => {
+    await appendBatch(dir, 1);
+    await runPipeline({ engine, config: workloadConfig(), pipeline: PIPELINE });
+    const before = await tableState();
+    // The catalog forgot the table (a drop killed after unregistering it), its folder is whole.
+    await engine.metastore.dropTable(engine.parseName(OUTPUT));
+    await appendBatch(dir, 2);
+
+    const result = await runPipeline({ engine, config: workloadConfig(), pipeline: PIPELINE });
+    expect(result).toMatchObject({ status: 'success', created: false, mode: 'incremental' });
+    expect(result.tableVersion).toBe(before.version + 1);
+    expect(await content()).toEqual(await expectedRows(dir));
+  });
+
+  it('refuses, and leaves alone, a Delta table someone else made at the output location', async () => {
+    await appendBatch(dir, 1);
+    const location = engine.defaultLocation(engine.parseName(OUTPUT));
+    const foreign = await DeltaTable.create(location, {
+      schema: [
+        { name: 'customer_id', type: 'long' },
+        { name: 'note', type: 'string' },
+      ],
+    });
+    await foreign.append([{ customer_id: 1n, note: 'hand made' }]);
+
+    const error = (await runPipeline({ engine, config: workloadConfig(), pipeline: PIPELINE }).catch(
+      (e: unknown) => e,
+    )) as LarderError;
+    expect(isLarderError(error, 'PIPELINE_FAILED')).toBe(true);
+    expect(isLarderError(error.cause, 'TABLE_ALREADY_EXISTS')).toBe(true);
+    expect(error.message).toContain(location);
+    expect(await engine.metastore.getTable(engine.parseName(OUTPUT))).toBeUndefined();
+    const after = await DeltaTable.open(location);
+    expect(after.version).toBe(1);
+    expect(after.snapshot.schema.fields.map((f) => f.name)).toEqual(['customer_id', 'note']);
+  });
+
+  it(`recovers with no hand cleanup from ${CREATE_KILLS} SIGKILLs while a run or apply creates the table`, async () => {
+    await appendBatch(dir, 1);
+    const store = await FeatureStore.open({ engine });
+    let interrupted = 0;
+    for (let kill = 0; kill < CREATE_KILLS; kill++) {
+      if (await engine.metastore.getTable(engine.parseName(OUTPUT))) await store.dropTable(OUTPUT);
+      const mode = kill % 2 === 0 ? 'once' : 'apply';
+      const worker = spawnWorker([mode, dir], PIPELINE_WORKER);
+      await worker.waitFor('ready');
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
+      worker.child.kill('SIGKILL');
+      const { signal, code } = await worker.exited;
+      expect(signal === 'SIGKILL' || code === 0, `the worker failed: ${worker.stderr()}`).toBe(true);
+      if (signal === 'SIGKILL' && worker.lines.at(-1) === 'ready') interrupted++;
+
+      // The next command works by itself and gives what a full recompute gives.
+      const result = await runPipeline({ engine, config: workloadConfig(), pipeline: PIPELINE });
+      expect(result.status, `after kill ${kill} of ${mode}`).toBe('success');
+      expect(await content(), `after kill ${kill} of ${mode}`).toEqual(await expectedRows(dir));
+    }
+    expect(interrupted, 'some kills landed before the worker finished').toBeGreaterThan(0);
+  }, 240_000);
 });

@@ -7,7 +7,8 @@
  * now and then with `full: true`). The feature table must then hold exactly
  * what the pipeline's SQL gives over the whole ground truth, computed apart
  * in DuckDB: a per-customer aggregate with an unkeyed lookup source, and a
- * daily time series.
+ * daily time series. The comparison is exact (deep equality; money is
+ * DECIMAL and compared as its digit strings), with no tolerance.
  *
  * The transactions source is a Delta table, a PostgreSQL table or a Parquet
  * file; customers are a Delta table. Replay a failure with

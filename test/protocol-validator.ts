@@ -214,6 +214,32 @@ function checkProtocol(protocol: Protocol, metadata: Metadata, at: string): stri
       problems.push(`${at}: timestamp_ntz columns without the timestampNtz feature`);
     }
   }
+  // PROTOCOL.md "Type Widening": type changes recorded only with the feature (reader and writer), as
+  // a chain ending at the field's current type.
+  const typeWidening = (list: readonly string[]) =>
+    list.includes('typeWidening') || list.includes('typeWidening-preview');
+  const changed = schema.fields.filter((f) => f.metadata['delta.typeChanges'] !== undefined);
+  if (
+    (changed.length > 0 || config['delta.enableTypeWidening'] === 'true') &&
+    !(typeWidening(readerFeatures) && typeWidening(writerFeatures))
+  ) {
+    problems.push(`${at}: type widening used without the typeWidening reader and writer feature`);
+  }
+  for (const f of changed) {
+    const changes = f.metadata['delta.typeChanges'] as { fromType?: unknown; toType?: unknown }[];
+    if (!Array.isArray(changes) || changes.length === 0) {
+      problems.push(`${at}: delta.typeChanges of ${f.name} is not a non-empty list`);
+      continue;
+    }
+    for (let i = 1; i < changes.length; i++) {
+      if (changes[i]!.fromType !== changes[i - 1]!.toType) {
+        problems.push(`${at}: delta.typeChanges of ${f.name} is not a chain`);
+      }
+    }
+    if (typeof f.type === 'string' && changes[changes.length - 1]!.toType !== f.type) {
+      problems.push(`${at}: the last type change of ${f.name} does not end at its type ${f.type}`);
+    }
+  }
   return problems;
 }
 

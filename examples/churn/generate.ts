@@ -49,6 +49,9 @@ export const CHURN_HISTORY_START = '2023-07-01';
 export const RAW_CUSTOMERS = 'raw_customers';
 export const RAW_TRANSACTIONS = 'raw_transactions';
 
+/** DuckDB's name of `raw_transactions.amount`'s type, `decimal(12,2)`: up to 9,999,999,999.99, to the cent. */
+const AMOUNT_SQL_TYPE = 'DECIMAL(12,2)';
+
 /** The columns of `raw_customers`. */
 export const RAW_CUSTOMERS_SCHEMA: readonly ColumnSpec[] = Object.freeze([
   { name: 'customer_id', type: 'long', nullable: false },
@@ -61,12 +64,18 @@ export const RAW_CUSTOMERS_SCHEMA: readonly ColumnSpec[] = Object.freeze([
   { name: '_change_timestamp', type: 'timestamp' },
 ]);
 
-/** The columns of `raw_transactions`. `amount` is positive; `is_refund` marks money paid back. */
+/**
+ * The columns of `raw_transactions`. `amount` is positive money, a
+ * `decimal(12,2)` as money should be: sums of decimals are exact whatever
+ * the order of the additions, so features summed over a customer's rows are
+ * the same whether an incremental run or a full one computes them.
+ * `is_refund` marks money paid back.
+ */
 export const RAW_TRANSACTIONS_SCHEMA: readonly ColumnSpec[] = Object.freeze([
   { name: 'transaction_id', type: 'long', nullable: false },
   { name: 'customer_id', type: 'long' },
   { name: 'ts', type: 'timestamp' },
-  { name: 'amount', type: 'double' },
+  { name: 'amount', type: 'decimal(12,2)' },
   { name: 'category', type: 'string' },
   { name: 'is_refund', type: 'boolean' },
   { name: '_change_timestamp', type: 'timestamp' },
@@ -351,7 +360,7 @@ export async function applyChanges(options: ApplyChangesOptions): Promise<Applie
          ${maxTransaction}::BIGINT + row_number() OVER (ORDER BY customer_id, seq) AS transaction_id,
          customer_id,
          to_timestamp(ts_sec) AS ts,
-         round(mean_amount * exp(0.5 * ${r.normal(22, 23, 'xor(hash(customer_id), (seq + 7)::UBIGINT)')} - 0.125), 2) AS amount,
+         greatest(0.5, round(mean_amount * exp(0.5 * ${r.normal(22, 23, 'xor(hash(customer_id), (seq + 7)::UBIGINT)')} - 0.125), 2))::${AMOUNT_SQL_TYPE} AS amount,
          ${sqlStringList(CATEGORIES)}[1 + floor(${r.uniform(24, 'xor(hash(customer_id), (seq + 7)::UBIGINT)')} * ${CATEGORIES.length})::INTEGER] AS category,
          ${r.uniform(25, 'xor(hash(customer_id), (seq + 7)::UBIGINT)')} < 0.03 AS is_refund,
          to_timestamp(CASE WHEN is_late
@@ -530,7 +539,7 @@ function transactionsSql(seed: number, model: string): string {
       first_tx + k + 1 AS transaction_id,
       customer_id,
       to_timestamp(floor(day * 86400)::BIGINT) AS ts,
-      greatest(0.5, round(mean_amount * exp(0.5 * ${r.normalOfHash(32, 33, key)} - 0.125) * (1 - 0.5 * progress), 2)) AS amount,
+      greatest(0.5, round(mean_amount * exp(0.5 * ${r.normalOfHash(32, 33, key)} - 0.125) * (1 - 0.5 * progress), 2))::${AMOUNT_SQL_TYPE} AS amount,
       ${sqlStringList(CATEGORIES)}[1 + floor(${r.uniformOfHash(34, key)} * ${CATEGORIES.length})::INTEGER] AS category,
       ${r.uniformOfHash(35, key)} < 0.025 * exp(-0.4 * engagement) + CASE WHEN is_churned THEN 0.04 + 0.2 * progress ELSE 0 END
         AS is_refund,

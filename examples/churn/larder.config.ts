@@ -8,11 +8,28 @@
  * what makes an incremental run equal a full one. In production set
  * `as_of` from the scheduler (or use `current_date` and refresh in full
  * daily, since every customer's recency moves with the clock).
+ *
+ * The features are exact, so that an incremental run equals a full one to
+ * the last digit: money is DECIMAL (sums of decimals do not depend on the
+ * order of the additions, sums of doubles do), averages of money are
+ * decimals computed in integer arithmetic, and the ratios are divisions of
+ * integer counts.
  */
 import { defineConfig, type PipelineContext } from 'larderjs/config';
 
 /** The day features describe: a month after the generator's snapshot day, so CDC batches land before it. */
 export const CHURN_AS_OF = '2024-07-31';
+
+/**
+ * `numerator / denominator` as a DECIMAL(16,4), rounded half up. DuckDB
+ * divides decimals in DOUBLE, and a double halfway case (47.44125 is
+ * 47.441249999… as a double) rounds the wrong way, so the quotient is
+ * taken in integers: `numerator` is a non-negative DECIMAL of at most 4
+ * decimals, `denominator` a positive count.
+ */
+function decimalQuotientSql(numerator: string, denominator: string): string {
+  return `((((${numerator}) * 20000 + (${denominator}))::HUGEINT // (2 * (${denominator}))) * 0.0001)::DECIMAL(16,4)`;
+}
 
 /**
  * One row per customer: recency, frequency and monetary features over
@@ -40,9 +57,9 @@ agg AS (
     count(*) FILTER (WHERE age_days < 7) AS num_transactions_7d,
     count(*) FILTER (WHERE age_days < 30) AS num_transactions_30d,
     count(*) FILTER (WHERE age_days < 90) AS num_transactions_90d,
-    round(coalesce(sum(amount) FILTER (WHERE age_days < 30 AND NOT is_refund), 0), 2) AS total_amount_30d,
-    round(coalesce(sum(amount) FILTER (WHERE age_days < 90 AND NOT is_refund), 0), 2) AS total_amount_90d,
-    round(avg(amount) FILTER (WHERE age_days < 90 AND NOT is_refund), 4) AS avg_amount_90d,
+    sum(amount) FILTER (WHERE age_days < 30 AND NOT is_refund) AS total_amount_30d,
+    sum(amount) FILTER (WHERE age_days < 90 AND NOT is_refund) AS total_amount_90d,
+    count(*) FILTER (WHERE age_days < 90 AND NOT is_refund) AS purchases_90d,
     count(*) FILTER (WHERE age_days < 90 AND is_refund) AS refunds_90d,
     count(DISTINCT category) FILTER (WHERE age_days < 90) AS distinct_categories_90d,
     count(*) FILTER (WHERE age_days >= 30 AND age_days < 90) AS num_transactions_30_90d
@@ -56,9 +73,11 @@ SELECT
   coalesce(a.num_transactions_7d, 0)::INTEGER AS num_transactions_7d,
   coalesce(a.num_transactions_30d, 0)::INTEGER AS num_transactions_30d,
   coalesce(a.num_transactions_90d, 0)::INTEGER AS num_transactions_90d,
-  coalesce(a.total_amount_30d, 0)::DOUBLE AS total_amount_30d,
-  coalesce(a.total_amount_90d, 0)::DOUBLE AS total_amount_90d,
-  coalesce(a.avg_amount_90d, 0)::DOUBLE AS avg_amount_90d,
+  coalesce(a.total_amount_30d, 0)::DECIMAL(18,2) AS total_amount_30d,
+  coalesce(a.total_amount_90d, 0)::DECIMAL(18,2) AS total_amount_90d,
+  CASE WHEN coalesce(a.purchases_90d, 0) = 0 THEN 0
+       ELSE ${decimalQuotientSql('a.total_amount_90d', 'a.purchases_90d')} END::DECIMAL(16,4) AS avg_amount_90d,
+  -- ratios of integer counts: a division of the same two integers gives the same double every time
   CASE WHEN coalesce(a.num_transactions_90d, 0) = 0 THEN 0.0
        ELSE a.refunds_90d / a.num_transactions_90d END::DOUBLE AS refund_rate_90d,
   -- the last 30 days against the 60 before them, per 30 days: < 1 means slowing down
@@ -86,7 +105,7 @@ WITH daily AS (
   SELECT customer_id,
     ts::DATE AS feature_date,
     count(*) AS num_transactions_1d,
-    round(coalesce(sum(amount) FILTER (WHERE NOT is_refund), 0), 2) AS amount_1d,
+    coalesce(sum(amount) FILTER (WHERE NOT is_refund), 0) AS amount_1d,
     count(*) FILTER (WHERE is_refund) AS refunds_1d
   FROM raw_transactions
   WHERE ts::DATE <= ${asOf}
@@ -95,12 +114,12 @@ WITH daily AS (
 SELECT customer_id,
   feature_date,
   num_transactions_1d::INTEGER AS num_transactions_1d,
-  amount_1d::DOUBLE AS amount_1d,
+  amount_1d::DECIMAL(18,2) AS amount_1d,
   refunds_1d::INTEGER AS refunds_1d,
   sum(num_transactions_1d) OVER w7::INTEGER AS num_transactions_7d,
-  round(sum(amount_1d) OVER w7, 2)::DOUBLE AS amount_7d,
+  (sum(amount_1d) OVER w7)::DECIMAL(18,2) AS amount_7d,
   sum(num_transactions_1d) OVER w30::INTEGER AS num_transactions_30d,
-  round(sum(amount_1d) OVER w30, 2)::DOUBLE AS amount_30d,
+  (sum(amount_1d) OVER w30)::DECIMAL(18,2) AS amount_30d,
   (feature_date - lag(feature_date) OVER (PARTITION BY customer_id ORDER BY feature_date))::INTEGER
     AS days_since_previous_activity
 FROM daily
@@ -144,14 +163,17 @@ export default defineConfig({
         num_transactions_30d: { type: 'integer', description: 'Transactions in the last 30 days' },
         num_transactions_90d: { type: 'integer', description: 'Transactions in the last 90 days' },
         total_amount_30d: {
-          type: 'double',
+          type: 'decimal(18,2)',
           description: 'Amount spent in the last 30 days (refunds excluded)',
         },
         total_amount_90d: {
-          type: 'double',
+          type: 'decimal(18,2)',
           description: 'Amount spent in the last 90 days (refunds excluded)',
         },
-        avg_amount_90d: { type: 'double', description: 'Mean purchase amount over 90 days' },
+        avg_amount_90d: {
+          type: 'decimal(16,4)',
+          description: 'Mean purchase amount over 90 days (refunds excluded), rounded half up',
+        },
         refund_rate_90d: {
           type: 'double',
           description: 'Share of the last 90 days’ transactions that were refunds',

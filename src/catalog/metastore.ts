@@ -150,6 +150,29 @@ export interface ListFilter {
 }
 
 /**
+ * A lease on a named piece of work (a pipeline's runs): one holder at a time
+ * until it releases it or its expiry passes. Holders renew it while they work
+ * (a heartbeat), so a killed holder's lease lapses after one TTL. Expiry is
+ * measured on the catalog's clock (the database server's, for PostgreSQL).
+ */
+export interface Lease {
+  readonly name: string;
+  /** A unique id of the holder (a run id). */
+  readonly holder: string;
+  /** Who the holder is, for people: `host pid 1234, run <id>`. */
+  readonly owner: string;
+  readonly acquiredAt: Date;
+  readonly expiresAt: Date;
+}
+
+/** What `acquireLease` found: whether the caller now holds the lease, and the lease as it stands. */
+export interface LeaseAttempt {
+  readonly acquired: boolean;
+  /** The lease (the caller's when acquired, else the holder's; undefined if it was just released). */
+  readonly lease: Lease | undefined;
+}
+
+/**
  * The catalog of names.
  *
  * @example
@@ -198,6 +221,16 @@ export interface Metastore {
   listViews(filter?: ListFilter): Promise<ViewEntry[]>;
   /** Unregister a view. True when it existed. */
   dropView(name: TableName): Promise<boolean>;
+  /**
+   * Take lease `name` for `ttlMs` when nobody holds it, its holder's expiry
+   * has passed, or `holder` already holds it (then it is renewed). Atomic
+   * across processes: of two callers at once, one acquires.
+   */
+  acquireLease(name: string, holder: string, owner: string, ttlMs: number): Promise<LeaseAttempt>;
+  /** Push the expiry of `holder`'s lease to `ttlMs` from now; false when `holder` no longer holds it. */
+  renewLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Give the lease up; false when `holder` did not hold it. */
+  releaseLease(name: string, holder: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

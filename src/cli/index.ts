@@ -4,6 +4,7 @@
  * exit codes. This is the only module that calls `process.exit`:
  * - 0: success (including `--help` and `--version`);
  * - 1: a `LarderError` or a usage error, printed as `error [CODE]: message`;
+ * - 130 (143 for SIGTERM): a command cancelled by Ctrl-C, printed as `cancelled: message`;
  * - 2: an unexpected error (its stack is printed when `LARDER_DEBUG=1`).
  */
 import { readFileSync } from 'node:fs';
@@ -58,6 +59,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
+    if (isLarderError(error, 'CANCELLED')) {
+      process.stderr.write(`cancelled: ${error.message}\n`);
+      return error.context.signal === 'SIGTERM' ? 143 : 130;
+    }
     if (isLarderError(error)) {
       process.stderr.write(`error [${error.code}]: ${error.message}\n`);
       if (process.env.LARDER_DEBUG === '1' && error.stack) process.stderr.write(`${error.stack}\n`);

@@ -41,10 +41,10 @@ describe('createProgress on a stream that is not a terminal', () => {
     expect(lines).toHaveLength(6);
     expect(lines[0]).toMatch(/^customer_features \[reading\]: 0\/4 files \(0%\) \| \d+ms elapsed$/);
     expect(lines[1]).toMatch(
-      /^customer_features \[merging\]: 2\/4 files \(50%\) \| 1,500 rows \| 2\/4 files \| \d+ms elapsed \| ETA \d+m?s$/,
+      /^customer_features \[merging\]: 2\/4 files \(50%\) \| 1,500 rows \| 2\/4 files \| \d+ms elapsed$/,
     );
     expect(lines[2]).toMatch(
-      /^customer_features \[merging\]: 3\/4 files \(75%\) \| 4,000 rows \| 2\/4 files \| 1s elapsed \| ETA \d+m?s$/,
+      /^customer_features \[merging\]: 3\/4 files \(75%\) \| 4,000 rows \| 2\/4 files \| 1s elapsed$/,
     );
     expect(lines.slice(3)).toEqual([
       'source raw_transactions: 3 new versions',
@@ -52,6 +52,37 @@ describe('createProgress on a stream that is not a terminal', () => {
       '',
     ]);
     expect(out.text()).not.toMatch(ANSI);
+  });
+
+  it('shows an ETA only from the files the current phase has done, never from steps of unlike phases', () => {
+    const out = collector(false);
+    let now = 0;
+    const progress = createProgress({
+      label: 'customer_features',
+      stream: out.stream,
+      total: 4,
+      clock: () => now,
+    });
+    // The run of the issue: a 24 ms read, then an 11 s compute. A steps-based ETA said 72 ms.
+    progress.update({ phase: 'reading sources', done: 0 });
+    now = 24;
+    progress.update({ phase: 'computing features', done: 1 });
+    now = 11_024;
+    progress.update({ phase: 'writing the table', done: 2, files: 0, filesTotal: 10 });
+    now = 13_024; // 4 of 10 files in 2 s: 6 left at 2 files a second
+    progress.update({ files: 4 });
+    now = 14_524;
+    progress.update({ phase: 'recording metrics', done: 3, files: 10 });
+    progress.stop();
+    const lines = out.text().trimEnd().split('\n');
+    expect(lines).toEqual([
+      'customer_features [reading sources]: 0/4 steps (0%) | 0ms elapsed',
+      'customer_features [computing features]: 1/4 steps (25%) | 24ms elapsed',
+      'customer_features [writing the table]: 2/4 steps (50%) | 0/10 files | 11s elapsed',
+      'customer_features [writing the table]: 2/4 steps (50%) | 4/10 files | 13s elapsed | ETA 3s',
+      'customer_features [recording metrics]: 3/4 steps (75%) | 10/10 files | 15s elapsed',
+      'customer_features [recording metrics]: 3/4 steps (75%) | 10/10 files | 15s elapsed',
+    ]);
   });
 
   it('ends with the last state when stopped without a summary, and works without a total', () => {

@@ -5,6 +5,11 @@
  * - On a terminal (`stream.isTTY`), a `cli-progress` bar redrawn in place:
  *   label, phase, bar and percentage when a total is known, rows and files
  *   processed, elapsed time and ETA. Lines passed to `log` print above it.
+ * - The ETA is estimated only from real progress of the current phase: the
+ *   files it has done since it began (`files` of `filesTotal`) and the time
+ *   that took. Steps of unlike phases (reading, computing, writing) say
+ *   nothing about the time left, so no ETA is shown from them, nor before a
+ *   phase has done any file.
  * - Anywhere else (a pipe, a file, CI logs), plain lines with no ANSI codes:
  *   at most one per second while the state changes, one at once for every
  *   phase change, and the summary when it stops.
@@ -25,6 +30,8 @@ export interface ProgressOptions {
   readonly total?: number;
   /** The name of a unit of `done`/`total` (default `steps`). */
   readonly unit?: string;
+  /** The clock, in ms (default `Date.now`); tests give their own. */
+  readonly clock?: () => number;
 }
 
 /** A change of state; absent fields keep their last value. */
@@ -60,6 +67,9 @@ interface MutableState {
   files?: number;
   filesTotal?: number;
   phase?: string;
+  /** When the current phase began, and how many files were done then. */
+  phaseStartedAt?: number;
+  phaseFilesAtStart?: number;
 }
 
 /**
@@ -76,10 +86,24 @@ export function createProgress(options: ProgressOptions): Progress {
   const stream = options.stream ?? process.stderr;
   const state: MutableState = options.total === undefined ? {} : { total: options.total };
   const unit = options.unit ?? 'steps';
-  const startedAt = Date.now();
+  const clock = options.clock ?? Date.now;
+  const startedAt = clock();
   return stream.isTTY === true
-    ? ttyProgress(stream, options.label, unit, state, startedAt)
-    : plainProgress(stream, options.label, unit, state, startedAt);
+    ? ttyProgress(stream, options.label, unit, state, startedAt, clock)
+    : plainProgress(stream, options.label, unit, state, startedAt, clock);
+}
+
+/** Apply `change` to `state`, starting the phase's clock when the phase changes. */
+function applyChange(state: MutableState, change: ProgressState, now: number): boolean {
+  const phaseChanged = change.phase !== undefined && change.phase !== state.phase;
+  Object.assign(state, definedFields(change));
+  if (phaseChanged || state.phaseStartedAt === undefined) {
+    state.phaseStartedAt = now;
+    // Files reported with the phase change itself were done before the phase's clock started.
+    state.phaseFilesAtStart = state.files ?? 0;
+  }
+  if ((state.files ?? 0) < (state.phaseFilesAtStart ?? 0)) state.phaseFilesAtStart = state.files ?? 0;
+  return phaseChanged;
 }
 
 function plainProgress(
@@ -88,6 +112,7 @@ function plainProgress(
   unit: string,
   state: MutableState,
   startedAt: number,
+  clock: () => number,
 ): Progress {
   let lastLine = Number.NEGATIVE_INFINITY;
   let stopped = false;
@@ -97,9 +122,8 @@ function plainProgress(
   return {
     update(change) {
       if (stopped) return;
-      const phaseChanged = change.phase !== undefined && change.phase !== state.phase;
-      Object.assign(state, definedFields(change));
-      const now = Date.now();
+      const now = clock();
+      const phaseChanged = applyChange(state, change, now);
       if (phaseChanged || now - lastLine >= PLAIN_INTERVAL_MS) {
         lastLine = now;
         print(describeState(label, unit, state, startedAt, now));
@@ -111,7 +135,7 @@ function plainProgress(
     stop(summary) {
       if (stopped) return;
       stopped = true;
-      print(summary ?? describeState(label, unit, state, startedAt, Date.now()));
+      print(summary ?? describeState(label, unit, state, startedAt, clock()));
     },
   };
 }
@@ -122,6 +146,7 @@ function ttyProgress(
   unit: string,
   state: MutableState,
   startedAt: number,
+  clock: () => number,
 ): Progress {
   const multibar = new cliProgress.MultiBar(
     {
@@ -130,7 +155,7 @@ function ttyProgress(
       format: (barOptions, params) => {
         const fraction = progressFraction(state);
         const bar = fraction === undefined ? '' : `${cliProgress.Format.BarFormat(fraction, barOptions)} `;
-        return `${bar}${describeState(label, unit, state, startedAt, params.stopTime ?? Date.now())}`;
+        return `${bar}${describeState(label, unit, state, startedAt, params.stopTime ?? clock())}`;
       },
       barsize: 24,
       hideCursor: false,
@@ -145,7 +170,7 @@ function ttyProgress(
   return {
     update(change) {
       if (stopped) return;
-      Object.assign(state, definedFields(change));
+      applyChange(state, change, clock());
       // The value only tells cli-progress something changed; the text comes from `state`.
       bar.update(progressFraction(state) ?? 0);
     },
@@ -166,8 +191,8 @@ function ttyProgress(
   };
 }
 
-function definedFields(change: ProgressState): MutableState {
-  return Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)) as MutableState;
+function definedFields(change: ProgressState): ProgressState {
+  return Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)) as ProgressState;
 }
 
 /** Done as a fraction of the total: units if both are known, else files. */
@@ -190,7 +215,6 @@ function describeState(
   now: number,
 ): string {
   const parts: string[] = [];
-  const fraction = progressFraction(state);
   if (state.done !== undefined) {
     const of = state.total === undefined ? '' : `/${count(state.total)}`;
     const pct =
@@ -205,12 +229,23 @@ function describeState(
       `${count(state.files)}${state.filesTotal === undefined ? '' : `/${count(state.filesTotal)}`} files`,
     );
   }
-  const elapsed = now - startedAt;
-  parts.push(`${duration(elapsed)} elapsed`);
-  if (fraction !== undefined && fraction > 0 && fraction < 1) {
-    parts.push(`ETA ${duration((elapsed * (1 - fraction)) / fraction)}`);
-  }
+  parts.push(`${duration(now - startedAt)} elapsed`);
+  const eta = phaseEta(state, now);
+  if (eta !== undefined) parts.push(`ETA ${duration(eta)}`);
   return `${label}${state.phase === undefined ? '' : ` [${state.phase}]`}: ${parts.join(' | ')}`;
+}
+
+/**
+ * The time left in the current phase at the rate its files have been done
+ * since it began; undefined when the phase has done none yet, or all.
+ */
+function phaseEta(state: MutableState, now: number): number | undefined {
+  const { files, filesTotal, phaseStartedAt, phaseFilesAtStart } = state;
+  if (files === undefined || filesTotal === undefined || phaseStartedAt === undefined) return undefined;
+  const doneInPhase = files - (phaseFilesAtStart ?? 0);
+  const elapsed = now - phaseStartedAt;
+  if (doneInPhase <= 0 || files >= filesTotal || elapsed <= 0) return undefined;
+  return ((filesTotal - files) * elapsed) / doneInPhase;
 }
 
 function count(n: number): string {

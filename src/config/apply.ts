@@ -127,7 +127,7 @@ async function createTable(fs: FeatureStore, spec: PlannedTable, project: string
     ...(spec.owner !== undefined ? { owner: spec.owner } : {}),
     properties: spec.properties,
     ...(spec.lineage !== undefined ? { lineage: spec.lineage } : {}),
-    catalogProperties: managedMark(project),
+    ownership: managedMark(project),
   });
 }
 

@@ -330,13 +330,20 @@ describe('validateConfig', () => {
       expect(p.problem).toContain('did you mean "customer_features"?');
     });
 
-    it('accepts 5-, 6- and 7-field schedules and nicknames', () => {
+    it('accepts 5-, 6- and 7-field schedules, Quartz steps and nicknames', () => {
       for (const schedule of [
         '*/15 * * * *',
         '0 0 2 * * ?',
+        '0 0 2 * * ? *',
         '0 30 6 ? * MON-FRI 2026',
+        '0 0/5 14 * * ?',
+        '0 0 12 1/5 * ?',
+        '0 15 10 ? * 6L',
+        '0 0 12 ? JAN,MAR WED',
         '@daily',
         '0 0 L * ?',
+        '0 0 LW * ?',
+        '0 0 15W * ?',
         '0 0 ? * 6#3',
       ]) {
         expect(
@@ -346,13 +353,38 @@ describe('validateConfig', () => {
       }
     });
 
-    it('rejects schedules with a wrong field count or values out of range', () => {
-      expect(only((c) => (c.jobs.nightly.schedule = '0 0 *')).problem).toContain('has 3 fields');
-      expect(only((c) => (c.jobs.nightly.schedule = '0 25 * * *')).problem).toContain(
-        'hour 25 is out of range 0-23',
+    it('rejects what croner rejects, in the config error format', () => {
+      const p = only((c) => (c.jobs.nightly.schedule = '0 25 * * *'));
+      expect(p).toMatchObject({ object: 'jobs.nightly', field: 'schedule' });
+      expect(p.problem).toBe('"0 25 * * *" is not a schedule: Invalid value for hour: 25');
+      expect(only((c) => (c.jobs.nightly.schedule = '0 0 *')).problem).toContain(
+        'exactly five, six, or seven space separated parts are required',
       );
-      expect(only((c) => (c.jobs.nightly.schedule = '0 0 * FOO *')).problem).toContain('month "FOO"');
-      expect(only((c) => (c.jobs.nightly.schedule = '@nightly')).problem).toContain('unknown nickname');
+      expect(only((c) => (c.jobs.nightly.schedule = '0 0 * FOO *')).problem).toContain(
+        '(FOO) contains illegal characters',
+      );
+      expect(only((c) => (c.jobs.nightly.schedule = '0 0 * * 1#6')).problem).toContain(
+        'nth weekday out of range',
+      );
+      expect(only((c) => (c.jobs.nightly.schedule = '@nightly')).problem).toBe(
+        '"@nightly" is not a schedule: unknown nickname "@nightly" (use one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly)',
+      );
+    });
+
+    it('rejects schedules the hand-written check used to let through', () => {
+      // Each of these passed the old field-by-field check; croner refuses them.
+      for (const [schedule, reason] of [
+        ['0 0 * * L', "dayOfWeek is not a number: 'L'"],
+        ['0 0 * * FRI-MON', "From value is larger than to value: '5-1'"],
+        ['0 0 LW,15 * *', 'LW can not be in a list in day-of-month'],
+        ['0 0 1-31/40 * *', 'steps cannot be greater than maximum value of part (31)'],
+      ] as const) {
+        const p = only((c) => (c.jobs.nightly.schedule = schedule));
+        expect(p.field, schedule).toBe('schedule');
+        const prefix = `"${schedule}" is not a schedule: `;
+        expect(p.problem.slice(0, prefix.length), schedule).toBe(prefix);
+        expect(p.problem, schedule).toContain(reason);
+      }
     });
 
     it('rejects a paused flag that is not a boolean', () => {

@@ -704,12 +704,7 @@ function checkJob(p: Problems, name: string, job: unknown, pipelines: Dict | und
   }
   if (job.schedule !== undefined && nonEmptyString(p, job.schedule, object, 'schedule')) {
     const problem = cronScheduleProblem(job.schedule);
-    if (problem)
-      p.add(
-        object,
-        'schedule',
-        `"${job.schedule}" ${problem.startsWith('has ') ? '' : 'is not a schedule: '}${problem}`,
-      );
+    if (problem) p.add(object, 'schedule', `"${job.schedule}" is not a schedule: ${problem}`);
   }
   if (job.paused !== undefined && typeof job.paused !== 'boolean') {
     p.add(object, 'paused', `must be true or false, got ${typeName(job.paused)}`);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveCopyPaths } from './copy-paths.js';
+import { tokenize } from './sql-tokenizer.js';
 
 let project: string;
 
@@ -14,29 +15,33 @@ afterEach(async () => {
   await rm(project, { recursive: true, force: true });
 });
 
+/** The text of `sql` after resolveCopyPaths, checking its tokens spell that text. */
+async function copyPaths(sql: string, projectDir: string): Promise<string> {
+  const out = await resolveCopyPaths({ text: sql, tokens: tokenize(sql) }, projectDir);
+  expect(out.tokens.map((t) => t.text).join('')).toBe(out.text);
+  return out.text;
+}
+
 describe('resolveCopyPaths', () => {
   it('makes a relative COPY … TO path absolute against the project and creates its folder', async () => {
-    const sql = await resolveCopyPaths(
-      "COPY (SELECT 1 FROM t) TO 'out/a/b.parquet' (FORMAT parquet)",
-      project,
-    );
+    const sql = await copyPaths("COPY (SELECT 1 FROM t) TO 'out/a/b.parquet' (FORMAT parquet)", project);
     expect(sql).toBe(`COPY (SELECT 1 FROM t) TO '${project}/out/a/b.parquet' (FORMAT parquet)`);
     expect((await stat(join(project, 'out', 'a'))).isDirectory()).toBe(true);
   });
 
   it('resolves COPY … FROM without creating anything', async () => {
-    const sql = await resolveCopyPaths("copy t from 'in/x.csv'", project);
+    const sql = await copyPaths("copy t from 'in/x.csv'", project);
     expect(sql).toBe(`copy t from '${project}/in/x.csv'`);
     await expect(stat(join(project, 'in'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('ignores the FROM and TO inside the query of the COPY', async () => {
-    const sql = await resolveCopyPaths("COPY (SELECT * FROM read_csv('x.csv')) TO 'y.csv'", project);
+    const sql = await copyPaths("COPY (SELECT * FROM read_csv('x.csv')) TO 'y.csv'", project);
     expect(sql).toBe(`COPY (SELECT * FROM read_csv('x.csv')) TO '${project}/y.csv'`);
   });
 
   it('keeps quotes in the path quoted', async () => {
-    const sql = await resolveCopyPaths("COPY t TO 'it''s.csv'", project);
+    const sql = await copyPaths("COPY t TO 'it''s.csv'", project);
     expect(sql).toBe(`COPY t TO '${project}/it''s.csv'`);
   });
 
@@ -47,7 +52,7 @@ describe('resolveCopyPaths', () => {
       "SELECT 'export/x' AS to_path",
       'COPY FROM DATABASE a TO b',
     ]) {
-      expect(await resolveCopyPaths(sql, project)).toBe(sql);
+      expect(await copyPaths(sql, project)).toBe(sql);
     }
   });
 });

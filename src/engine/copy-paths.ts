@@ -13,19 +13,22 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { sqlString } from '../duckdb/duckdb.js';
 import { LarderError } from '../errors.js';
-import { isSignificant, tokenize } from './sql-tokenizer.js';
+import { SqlTokenBuilder } from './sql-token-builder.js';
+import { isSignificant, type TokenizedSql } from './sql-tokenizer.js';
 
 /**
  * `statement` with the file path of a `COPY … TO|FROM '…'` resolved against
  * `projectDir`; for `TO`, the target's folder exists when this resolves.
- * Throws `IO_ERROR` naming the folder when it cannot be created.
+ * Works on the statement's tokens (it is not tokenized again). Throws
+ * `IO_ERROR` naming the folder when it cannot be created.
  *
  * @example
- * await resolveCopyPaths("COPY t TO 'export/t.csv'", '/srv/features');
+ * const sql = "COPY t TO 'export/t.csv'";
+ * (await resolveCopyPaths({ text: sql, tokens: tokenize(sql) }, '/srv/features')).text;
  * // "COPY t TO '/srv/features/export/t.csv'", with /srv/features/export created
  */
-export async function resolveCopyPaths(statement: string, projectDir: string): Promise<string> {
-  const tokens = tokenize(statement).filter(isSignificant);
+export async function resolveCopyPaths(statement: TokenizedSql, projectDir: string): Promise<TokenizedSql> {
+  const tokens = statement.tokens.filter(isSignificant);
   if (tokens[0]?.kind !== 'word' || tokens[0].text.toLowerCase() !== 'copy') return statement;
   let depth = 0;
   for (let i = 1; i < tokens.length; i++) {
@@ -42,7 +45,9 @@ export async function resolveCopyPaths(statement: string, projectDir: string): P
     if (path === '' || isAbsolute(path) || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) return statement;
     const absolute = resolve(projectDir, path);
     if (direction === 'to') await makeFolder(dirname(absolute));
-    return statement.slice(0, target.start) + sqlString(absolute) + statement.slice(target.end);
+    return new SqlTokenBuilder()
+      .pushAll(statement.tokens.map((t) => (t === target ? { ...t, text: sqlString(absolute) } : t)))
+      .build();
   }
   return statement;
 }

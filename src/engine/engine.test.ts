@@ -101,6 +101,17 @@ describe('Engine: names', () => {
     expect(await rows('SELECT count(*) FROM `ml`.`sales`.`orders`')).toEqual([['5']]);
   });
 
+  it('reads a doubled backtick inside a backticked name as one backtick', async () => {
+    const result = await engine.query('SELECT 1 AS `a``b`, 2 AS ```x```');
+    expect(result.columns.map((c) => c.name)).toEqual(['a`b', '`x`']);
+  });
+
+  it('refuses an unclosed backtick, naming its line and the identifier', async () => {
+    const error = await engine.query('SELECT 1\nFROM ml.sales.orders AS `o').catch((e: unknown) => e);
+    expect(isLarderError(error, 'SQL_ERROR')).toBe(true);
+    expect((error as Error).message).toMatch(/line 2, column 25: .*`o is never closed/);
+  });
+
   it('completes one- and two-part names with the current catalog and schema', async () => {
     try {
       engine.useCatalog('ml');
@@ -224,6 +235,31 @@ describe('Engine: names', () => {
     const resolved = await failure(engine.resolveTable('ml.sales.refunds'));
     expect(resolved.code).toBe('TABLE_NOT_FOUND');
     expect(resolved.message).toContain('ml.sales.refunds');
+  });
+
+  it('suggests the closest registered table for a misspelt name, never a DuckDB system table', async () => {
+    const threeParts = await failure(engine.query('SELECT * FROM ml.sales.ordres'));
+    expect(threeParts.code).toBe('TABLE_NOT_FOUND');
+    expect(threeParts.message).toContain('table ml.sales.ordres not found (did you mean "ml.sales.orders"?)');
+    // One part: DuckDB's binder fails, and its suggestion (a system table) is replaced by ours.
+    engine.useSchema('ml', 'sales');
+    try {
+      const onePart = await failure(engine.query('SELECT * FROM custmers'));
+      expect(onePart.code).toBe('SQL_ERROR');
+      expect(onePart.message).toContain('Table with name custmers does not exist');
+      expect(onePart.message).toContain('Did you mean "ml.sales.customers"?');
+      expect(onePart.message.match(/Did you mean/g)).toHaveLength(1);
+    } finally {
+      engine.useSchema('main', 'default');
+    }
+    // A table of another schema is found by its table part.
+    expect((await failure(engine.query('SELECT * FROM orders'))).message).toContain(
+      'Did you mean "ml.sales.orders"?',
+    );
+    // Nothing close: no suggestion at all (DuckDB's "pg_enum"-like guess is dropped).
+    const far = await failure(engine.query('INSERT INTO zzqx VALUES (1)'));
+    expect(far.message).toContain('Table with name zzqx does not exist');
+    expect(far.message).not.toContain('Did you mean');
   });
 
   it('resolves a registered table to its entry and Delta table at the latest version', async () => {

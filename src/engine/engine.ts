@@ -33,10 +33,12 @@ import { connect, sqlString } from '../duckdb/duckdb.js';
 import { isLarderError, LarderError } from '../errors.js';
 import { resolveCopyPaths } from './copy-paths.js';
 import { missingDataFileError } from './missing-data-file.js';
+import { suggestTableName, withLarderSuggestion } from './missing-table.js';
 import { folderResolver } from './read-delta.js';
 import { describeScan, type ScanInfo } from './scan-info.js';
 import type { SqlResult } from './sql-result.js';
-import { isSignificant, splitStatements, tokenize } from './sql-tokenizer.js';
+import { SqlTokenBuilder } from './sql-token-builder.js';
+import { isSignificant, splitTokenized, type TokenizedSql, tokenizeSql } from './sql-tokenizer.js';
 import {
   type DeltaSource,
   type RelationResolver,
@@ -202,8 +204,8 @@ export class Engine {
     return { entry, table };
   }
 
-  /** Larder SQL (one or more statements) → DuckDB SQL, and what each Delta reference reads. */
-  rewrite(sql: string): Promise<RewriteResult> {
+  /** Larder SQL (one or more statements, as text or already tokenized) → DuckDB SQL, and what each Delta reference reads. */
+  rewrite(sql: string | TokenizedSql): Promise<RewriteResult> {
     this.#assertOpen();
     return rewriteScript(sql, {
       connection: this.connection,
@@ -235,20 +237,22 @@ export class Engine {
    * Rewrite and run one statement. `EXPLAIN [mode] statement` is `explain`.
    * DuckDB's errors become `SQL_ERROR` carrying its message, except a data
    * file of a table it read that is gone (vacuumed): `IO_ERROR` naming the
-   * table, the version and the file (`missing-data-file.ts`).
+   * table, the version and the file (`missing-data-file.ts`). A statement
+   * that comes tokenized (from a SQL session's parser) is not scanned again.
    */
-  async query(sql: string): Promise<SqlResult> {
+  async query(sql: string | TokenizedSql): Promise<SqlResult> {
     const statement = singleStatement(sql);
-    const words = tokenize(statement).filter(isSignificant);
+    const words = statement.tokens.filter(isSignificant);
     // EXPLAIN (FORMAT …) is DuckDB's own syntax: it goes through as it is, with the query inside rewritten.
     if (words[0]?.kind === 'word' && words[0].text.toLowerCase() === 'explain' && words[1]?.kind === 'word') {
       const second = words[1]?.kind === 'word' ? words[1].text.toLowerCase() : '';
       const mode = EXPLAIN_MODES.has(second) ? second : undefined;
-      const rest = statement.slice((mode ? words[1] : words[0])!.end);
+      const from = (mode ? words[1] : words[0])!.end;
+      const rest = new SqlTokenBuilder().pushAll(statement.tokens.filter((t) => t.start >= from)).build();
       return this.explain(rest, mode);
     }
     const { sql: rewritten, scans } = await this.rewrite(await resolveCopyPaths(statement, this.projectDir));
-    return this.#run(rewritten, statement, scans);
+    return this.#run(rewritten, statement.text, scans);
   }
 
   /**
@@ -257,7 +261,7 @@ export class Engine {
    * Modes: `simple` (default), `formatted`, `cost`, `codegen` (DuckDB's plan),
    * `extended` (every optimizer stage), `analyze` (runs it and times each step).
    */
-  async explain(sql: string, mode?: string): Promise<SqlResult> {
+  async explain(sql: string | TokenizedSql, mode?: string): Promise<SqlResult> {
     const statement = singleStatement(sql);
     const m = (mode ?? 'simple').toLowerCase();
     if (!EXPLAIN_MODES.has(m)) {
@@ -272,16 +276,28 @@ export class Engine {
       const previous = await this.connection.runAndReadAll("SELECT current_setting('explain_output')");
       await this.connection.run("SET explain_output = 'all'");
       try {
-        result = await this.#run(explained, statement, scans);
+        result = await this.#run(explained, statement.text, scans);
       } finally {
         await this.connection.run(
           `SET explain_output = ${sqlString(String(previous.getRowsJson()[0]?.[0]))}`,
         );
       }
     } else {
-      result = await this.#run(explained, statement, scans);
+      result = await this.#run(explained, statement.text, scans);
     }
     return { ...result, rows: [...result.rows, ...scans.map((scan) => ['delta_scan', describeScan(scan)])] };
+  }
+
+  /**
+   * A DuckDB error message as Larder shows it: when it is about a missing
+   * table, DuckDB's suggestion (one of its own system tables) is replaced by
+   * the closest registered table, or dropped.
+   *
+   * @example
+   * catch (error) { throw new LarderError('SQL_ERROR', await engine.explainError((error as Error).message)); }
+   */
+  explainError(message: string): Promise<string> {
+    return withLarderSuggestion(message, this.metastore, this.#defaults());
   }
 
   /** Close the connection, and the metastore if the engine opened it. */
@@ -300,7 +316,7 @@ export class Engine {
     } catch (error) {
       throw (
         missingDataFileError(error, scans, this.projectDir) ??
-        new LarderError('SQL_ERROR', (error as Error).message, {
+        new LarderError('SQL_ERROR', await this.explainError((error as Error).message), {
           statement: statement.trim(),
           cause: error,
         })
@@ -323,7 +339,7 @@ export class Engine {
     const view = await this.metastore.getView(name);
     throw new LarderError(
       'TABLE_NOT_FOUND',
-      view ? `${full} is a view, not a table` : `table ${full} not found`,
+      view ? `${full} is a view, not a table` : `table ${full} not found${await this.#suggestion(full)}`,
       {
         table: full,
         hint: view ? 'this needs a Delta table' : 'check the name; SHOW TABLES lists the registered tables',
@@ -375,12 +391,18 @@ export class Engine {
     }
     if (found) return found;
     if (parts.length === 3 && !(await this.#duckdbHasCatalog(parts[0]!))) {
-      throw new LarderError('TABLE_NOT_FOUND', `table ${full} not found`, {
+      throw new LarderError('TABLE_NOT_FOUND', `table ${full} not found${await this.#suggestion(full)}`, {
         table: full,
         hint: 'check the name; SHOW TABLES lists the registered tables',
       });
     }
     return undefined;
+  }
+
+  /** `' (did you mean "…"?)'` naming the registered table closest to `full`, or `''`. */
+  async #suggestion(full: string): Promise<string> {
+    const suggestion = await suggestTableName(this.metastore, full, this.#defaults()).catch(() => undefined);
+    return suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`;
   }
 
   async #duckdbHasCatalog(catalog: string): Promise<boolean> {
@@ -403,8 +425,8 @@ function lowerCase(name: TableName): TableName {
   };
 }
 
-function singleStatement(sql: string): string {
-  const statements = splitStatements(sql);
+function singleStatement(sql: string | TokenizedSql): TokenizedSql {
+  const statements = splitTokenized(typeof sql === 'string' ? tokenizeSql(sql) : sql);
   if (statements.length !== 1) {
     throw new LarderError(
       'INVALID_ARGUMENT',
@@ -414,5 +436,5 @@ function singleStatement(sql: string): string {
       { hint: 'run scripts through a SQL session' },
     );
   }
-  return statements[0]!.text;
+  return statements[0]!;
 }

@@ -14,6 +14,9 @@
  *
  * `DATE(x)` needs nothing: DuckDB reads it as a cast to DATE.
  *
+ * It works on a statement's tokens and gives the next stage the rewritten
+ * statement's tokens (`sparkToDuckDb`): the text is not scanned again.
+ *
  * Invariant: only calls are rewritten (a name followed by `(`, not qualified
  * by a schema); strings, comments and quoted identifiers are never touched.
  * DuckDB's own forms (`datediff('day', a, b)` with a string unit) are left
@@ -21,7 +24,8 @@
  */
 import { sqlIdent } from '../duckdb/duckdb.js';
 import { LarderError } from '../errors.js';
-import { isSignificant, type SqlToken, tokenize } from './sql-tokenizer.js';
+import { SqlTokenBuilder } from './sql-token-builder.js';
+import { isSignificant, type SqlToken, type TokenizedSql, tokenizeSql } from './sql-tokenizer.js';
 
 /** Spark unit keywords → the unit names DuckDB's date functions take, and the interval constructor. */
 const UNITS: ReadonlyMap<string, { readonly part: string; readonly interval: string }> = new Map(
@@ -54,34 +58,92 @@ const FUNCTIONS = new Set(['timestampdiff', 'datediff', 'timestampadd', 'dateadd
  * // SELECT date_sub('minute', a, b) FROM "t"
  */
 export function toDuckDbDialect(sql: string): string {
-  let text = backticksToQuotes(sql);
-  if (!/timestampdiff|datediff|timestampadd|dateadd/i.test(text)) return text;
-  // Innermost-last first: after each rewrite the text is tokenized again, so nested calls compose.
-  for (;;) {
-    const significant = tokenize(text).filter(isSignificant);
-    const call = lastCall(text, significant);
-    if (!call) return text;
-    text = text.slice(0, call.start) + rewriteCall(call) + text.slice(call.end);
+  return sparkToDuckDb(tokenizeSql(sql)).text;
+}
+
+/**
+ * Rewrite Spark spellings in a tokenized statement to DuckDB's, in one pass
+ * over its tokens: the result comes with its own tokens, for the next stage.
+ * Nested calls compose: a call's arguments are rewritten before the call.
+ *
+ * @example
+ * const { text, tokens } = sparkToDuckDb(tokenizeSql('SELECT `a b` FROM t'));
+ * // text: 'SELECT "a b" FROM t'
+ */
+export function sparkToDuckDb(sql: TokenizedSql): TokenizedSql {
+  const { tokens } = sql;
+  if (
+    !tokens.some((t) => t.kind === 'backtick' || (t.kind === 'word' && FUNCTIONS.has(t.text.toLowerCase())))
+  )
+    return sql;
+  const out = new SqlTokenBuilder();
+  rewriteRange(tokens, 0, tokens.length, out);
+  return out.build();
+}
+
+/** Rewrite `tokens[from, to)` into `out`. */
+function rewriteRange(tokens: readonly SqlToken[], from: number, to: number, out: SqlTokenBuilder): void {
+  let previous: SqlToken | undefined;
+  for (let i = from; i < to; i++) {
+    const token = tokens[i]!;
+    if (token.kind === 'backtick') {
+      out.push({ kind: 'quoted', text: sqlIdent(token.text.slice(1, -1).replaceAll('``', '`')) });
+    } else if (
+      token.kind === 'word' &&
+      FUNCTIONS.has(token.text.toLowerCase()) &&
+      previous?.text !== '.' &&
+      tokens[nextSignificant(tokens, i + 1, to)]?.text === '('
+    ) {
+      const call = callAt(tokens, i, to);
+      if (call) {
+        writeCall(call, out);
+        i = call.close;
+      } else out.push(token);
+    } else out.push(token);
+    if (isSignificant(token)) previous = token;
   }
+}
+
+function nextSignificant(tokens: readonly SqlToken[], from: number, to: number): number {
+  let i = from;
+  while (i < to && !isSignificant(tokens[i]!)) i++;
+  return i;
 }
 
 interface Call {
   readonly name: string;
-  readonly start: number;
-  readonly end: number;
-  /** Argument texts. */
-  readonly args: readonly string[];
-  /** Each argument's tokens, for recognising a bare unit keyword. */
-  readonly argTokens: readonly (readonly SqlToken[])[];
+  /** Token index of the function name. */
+  readonly nameIndex: number;
+  /** Token index of the `(` and of the matching `)`. */
+  readonly open: number;
+  readonly close: number;
+  /** Each argument's significant tokens' range `[first, last]` of token indices (empty argument: undefined). */
+  readonly args: readonly ({ readonly first: number; readonly last: number } | undefined)[];
+  readonly tokens: readonly SqlToken[];
 }
 
-function lastCall(text: string, tokens: readonly SqlToken[]): Call | undefined {
-  for (let i = tokens.length - 2; i >= 0; i--) {
+/** The call whose name is `tokens[nameIndex]`, or undefined if it is not closed before `to`. */
+function callAt(tokens: readonly SqlToken[], nameIndex: number, to: number): Call | undefined {
+  const open = nextSignificant(tokens, nameIndex + 1, to);
+  const args: ({ first: number; last: number } | undefined)[] = [];
+  let current: { first: number; last: number } | undefined;
+  let depth = 0;
+  for (let i = open + 1; i < to; i++) {
     const token = tokens[i]!;
-    if (token.kind !== 'word' || !FUNCTIONS.has(token.text.toLowerCase())) continue;
-    if (tokens[i + 1]?.text !== '(' || tokens[i - 1]?.text === '.') continue;
-    const call = callAt(text, tokens, i);
-    if (call && isSparkForm(call)) return call;
+    if (!isSignificant(token)) continue;
+    const punct = token.kind === 'punct' ? token.text : '';
+    if (depth === 0 && punct === ')') {
+      if (current !== undefined || args.length > 0) args.push(current);
+      return { name: tokens[nameIndex]!.text.toLowerCase(), nameIndex, open, close: i, args, tokens };
+    }
+    if (depth === 0 && punct === ',') {
+      args.push(current);
+      current = undefined;
+      continue;
+    }
+    if (punct === '(' || punct === '[' || punct === '{') depth++;
+    else if (punct === ')' || punct === ']' || punct === '}') depth--;
+    current = { first: current?.first ?? i, last: i };
   }
   return undefined;
 }
@@ -89,44 +151,39 @@ function lastCall(text: string, tokens: readonly SqlToken[]): Call | undefined {
 /** Whether DuckDB would not understand the call as it is. */
 function isSparkForm(call: Call): boolean {
   if (call.name === 'datediff' && call.args.length === 2) return true;
-  const unit = call.argTokens[0];
-  return call.args.length === 3 && unit?.length === 1 && unit[0]!.kind === 'word';
+  const unit = call.args[0];
+  return (
+    call.args.length === 3 &&
+    unit !== undefined &&
+    unit.first === unit.last &&
+    call.tokens[unit.first]!.kind === 'word'
+  );
 }
 
-/** The call whose name is `tokens[nameIndex]` (followed by `(`), or undefined if it is not closed. */
-function callAt(text: string, tokens: readonly SqlToken[], nameIndex: number): Call | undefined {
-  const argTokens: SqlToken[][] = [];
-  let current: SqlToken[] = [];
-  let depth = 0;
-  for (let i = nameIndex + 2; i < tokens.length; i++) {
-    const token = tokens[i]!;
-    const punct = token.kind === 'punct' ? token.text : '';
-    if (depth === 0 && punct === ')') {
-      if (current.length > 0 || argTokens.length > 0) argTokens.push(current);
-      const args = argTokens.map((arg) =>
-        arg.length === 0 ? '' : text.slice(arg[0]!.start, arg.at(-1)!.end),
-      );
-      const name = tokens[nameIndex]!;
-      return { name: name.text.toLowerCase(), start: name.start, end: token.end, args, argTokens };
-    }
-    if (depth === 0 && punct === ',') {
-      argTokens.push(current);
-      current = [];
-      continue;
-    }
-    if (punct === '(' || punct === '[' || punct === '{') depth++;
-    else if (punct === ')' || punct === ']' || punct === '}') depth--;
-    current.push(token);
+/** Write the call, its arguments rewritten, in DuckDB's spelling when it is a Spark form. */
+function writeCall(call: Call, out: SqlTokenBuilder): void {
+  const { tokens } = call;
+  if (!isSparkForm(call)) {
+    // DuckDB's own form: keep it, rewriting inside its arguments.
+    out.pushAll(tokens.slice(call.nameIndex, call.open + 1));
+    rewriteRange(tokens, call.open + 1, call.close, out);
+    out.push(tokens[call.close]!);
+    return;
   }
-  return undefined;
-}
-
-function rewriteCall(call: Call): string {
-  const [first, second, third] = call.args;
+  const arg = (n: number) => () => {
+    const range = call.args[n];
+    if (range) rewriteRange(tokens, range.first, range.last + 1, out);
+  };
+  const [first, second, third] = [arg(0), arg(1), arg(2)];
   if (call.name === 'datediff' && call.args.length === 2) {
-    return `date_diff('day', CAST((${second}) AS DATE), CAST((${first}) AS DATE))`;
+    out.write("date_diff('day', CAST((");
+    second();
+    out.write(') AS DATE), CAST((');
+    first();
+    out.write(') AS DATE))');
+    return;
   }
-  const unitText = first!;
+  const unitText = tokens[call.args[0]!.first]!.text;
   const unit = UNITS.get(unitText.toLowerCase());
   if (!unit) {
     throw new LarderError(
@@ -139,30 +196,16 @@ function rewriteCall(call: Call): string {
     );
   }
   if (call.name === 'timestampdiff' || call.name === 'datediff') {
-    return `date_sub('${unit.part}', ${second}, ${third})`;
+    out.write(`date_sub('${unit.part}', `);
+    second();
+    out.write(', ');
+    third();
+    out.write(')');
+    return;
   }
-  return `((${third}) + ${unit.interval}(${second}))`;
-}
-
-/** Backtick-quoted identifiers as double-quoted ones; an unterminated backtick is left for DuckDB to report. */
-function backticksToQuotes(sql: string): string {
-  if (!sql.includes('`')) return sql;
-  let out = '';
-  let rest = sql;
-  for (;;) {
-    const tick = tokenize(rest).find((t) => t.kind === 'punct' && t.text === '`');
-    if (!tick) return out + rest;
-    let name = '';
-    let j = tick.end;
-    for (; j < rest.length; j++) {
-      if (rest[j] === '`') {
-        if (rest[j + 1] !== '`') break;
-        j++;
-      }
-      name += rest[j];
-    }
-    if (j >= rest.length) return out + rest;
-    out += rest.slice(0, tick.start) + sqlIdent(name);
-    rest = rest.slice(j + 1);
-  }
+  out.write('((');
+  third();
+  out.write(`) + ${unit.interval}(`);
+  second();
+  out.write('))');
 }

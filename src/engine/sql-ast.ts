@@ -64,19 +64,28 @@ export function* walk(value: unknown): Generator<AstNode> {
 
 /** Map UTF-8 byte offsets (DuckDB's `query_location`) to UTF-16 indices of `text`. */
 export function byteToCharIndex(text: string): (byteOffset: number) => number {
-  const map = new Map<number, number>();
-  let bytes = 0;
-  let index = 0;
-  for (const ch of text) {
-    map.set(bytes, index);
-    bytes += Buffer.byteLength(ch);
-    index += ch.length;
+  const outside = (offset: number) =>
+    new LarderError('SQL_ERROR', `parser location ${offset} is not in the statement`);
+  // ASCII text, the usual case: a byte offset is the index.
+  if (/^[\x00-\x7f]*$/.test(text)) {
+    return (offset) => {
+      if (!Number.isInteger(offset) || offset < 0 || offset > text.length) throw outside(offset);
+      return offset;
+    };
   }
-  map.set(bytes, index);
+  // One slot per byte: the index of the character starting there, -1 inside a character.
+  const starts = new Int32Array(Buffer.byteLength(text) + 1).fill(-1);
+  let bytes = 0;
+  for (let index = 0; index < text.length; ) {
+    starts[bytes] = index;
+    const code = text.codePointAt(index)!;
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+    index += code > 0xffff ? 2 : 1;
+  }
+  starts[bytes] = text.length;
   return (offset) => {
-    const at = map.get(offset);
-    if (at === undefined)
-      throw new LarderError('SQL_ERROR', `parser location ${offset} is not in the statement`);
+    const at = Number.isInteger(offset) ? (starts[offset] ?? -1) : -1;
+    if (at < 0) throw outside(offset);
     return at;
   };
 }

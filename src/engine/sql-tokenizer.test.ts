@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isLarderError } from '../errors.js';
 import { isSignificant, parenthesizedEnd, splitStatements, tokenize } from './sql-tokenizer.js';
 
 const kinds = (sql: string) =>
@@ -58,6 +59,40 @@ describe('tokenize', () => {
       ['punct', '::'],
       ['word', 'int'],
     ]);
+  });
+
+  it('reads backticked identifiers whole, a doubled backtick escaping one', () => {
+    expect(kinds('select `a``b`.`;` from `x`')).toEqual([
+      ['word', 'select'],
+      ['backtick', '`a``b`'],
+      ['punct', '.'],
+      ['backtick', '`;`'],
+      ['word', 'from'],
+      ['backtick', '`x`'],
+    ]);
+    expect(kinds('\'`\' "`" -- `')).toEqual([
+      ['string', "'`'"],
+      ['quoted', '"`"'],
+    ]);
+  });
+
+  it('fails at an unclosed backtick, naming its line, column and the identifier', () => {
+    for (const [sql, where] of [
+      ['select `a', 'line 1, column 8'],
+      ['select 1,\n  `b`` c', 'line 2, column 3'],
+    ] as const) {
+      let error: unknown;
+      try {
+        tokenize(sql);
+      } catch (e) {
+        error = e;
+      }
+      expect(isLarderError(error, 'SQL_ERROR'), sql).toBe(true);
+      expect((error as Error).message, sql).toContain(
+        `syntax error at ${where}: the backtick-quoted identifier`,
+      );
+      expect((error as Error).message, sql).toContain(`${sql.slice(sql.indexOf('`'))} is never closed`);
+    }
   });
 
   it('runs an unterminated string to the end of the text', () => {

@@ -16,7 +16,10 @@
  *   (`table-functions.ts`).
  *
  * Other names are left to DuckDB (its own tables, CTEs, files). Spark
- * spellings DuckDB lacks are translated first (`spark-dialect.ts`).
+ * spellings DuckDB lacks are translated first (`spark-dialect.ts`). The
+ * statement comes tokenized (`sql-tokenizer.ts`) and each stage hands the
+ * next its tokens; the replacements found are spliced into the text by
+ * `text-splice.ts`.
  *
  * Invariants:
  * - one snapshot per table per statement: every reference to a table (and
@@ -49,7 +52,7 @@ import { sharedConnection, sqlIdent } from '../duckdb/duckdb.js';
 import { isLarderError, LarderError } from '../errors.js';
 import { type PruneContext, predicateText, pruneContexts, pruningPredicate } from './prune-filter.js';
 import type { ScanInfo } from './scan-info.js';
-import { toDuckDbDialect } from './spark-dialect.js';
+import { sparkToDuckDb } from './spark-dialect.js';
 import {
   type AstNode,
   byteToCharIndex,
@@ -58,12 +61,15 @@ import {
   parseSelect,
   UNKNOWN_LOCATION,
 } from './sql-ast.js';
+import { SqlTokenBuilder } from './sql-token-builder.js';
 import {
   isSignificant,
   parenthesizedEnd,
   type SqlToken,
-  splitStatements,
+  splitTokenized,
+  type TokenizedSql,
   tokenize,
+  tokenizeSql,
 } from './sql-tokenizer.js';
 import {
   type ChangeBound,
@@ -78,6 +84,7 @@ import {
 } from './table-functions.js';
 import type { NameDefaults } from './table-name.js';
 import { extractTemporalSpecs, findAtClause, type TemporalSpec } from './temporal-spec.js';
+import { applyReplacements, mergeReplacements, type Replacement } from './text-splice.js';
 
 /** Which snapshot of a table to read. */
 export type SnapshotChoice = { readonly version: number } | { readonly timestamp: number };
@@ -147,34 +154,32 @@ export interface RewriteResult {
 }
 
 /**
- * Rewrite a script (one or more statements separated by `;`); each
- * statement takes its own snapshots.
+ * Rewrite a script (one or more statements separated by `;`), as text or
+ * already tokenized; each statement takes its own snapshots.
  *
  * @example
  * const { sql, scans } = await rewriteScript('SELECT * FROM ml.s.t VERSION AS OF 3 WHERE id = 7', {
  *   connection, resolver, defaults: { catalog: 'main', schema: 'default' },
  * });
  */
-export async function rewriteScript(sql: string, options: RewriteOptions): Promise<RewriteResult> {
-  const statements = splitStatements(sql);
+export async function rewriteScript(
+  script: string | TokenizedSql,
+  options: RewriteOptions,
+): Promise<RewriteResult> {
+  const tokenized = typeof script === 'string' ? tokenizeSql(script) : script;
+  const sql = tokenized.text;
+  const statements = splitTokenized(tokenized);
   const parts: string[] = [];
   const scans: ScanInfo[] = [];
   let last = 0;
   for (const statement of statements) {
-    const result = await new StatementRewriter(options).rewrite(statement.text);
+    const result = await new StatementRewriter(options).rewrite(statement);
     parts.push(sql.slice(last, statement.start), result.sql);
     scans.push(...result.scans);
     last = statement.start + statement.text.length;
   }
   parts.push(sql.slice(last));
   return { sql: parts.join(''), scans };
-}
-
-interface Replacement {
-  readonly start: number;
-  readonly end: number;
-  readonly text: string;
-  readonly scans: readonly ScanInfo[];
 }
 
 /** A statement being rewritten: its (preprocessed) text and what the passes found in it. */
@@ -250,9 +255,13 @@ export class StatementRewriter {
     return parseSelect(await sharedConnection(), text);
   }
 
-  /** Rewrite `statement` (one statement, without its `;`). */
-  rewrite(statement: string): Promise<RewriteResult> {
-    return this.#statement(statement, this.#defaults, []);
+  /** Rewrite `statement` (one statement, without its `;`; as text or already tokenized). */
+  rewrite(statement: string | TokenizedSql): Promise<RewriteResult> {
+    return this.#statement(
+      typeof statement === 'string' ? tokenizeSql(statement) : statement,
+      this.#defaults,
+      [],
+    );
   }
 
   /**
@@ -268,8 +277,10 @@ export class StatementRewriter {
    * // where.sql: id IN (SELECT id FROM (SELECT … FROM read_parquet([…])) AS other)
    */
   async rewriteExpression(expression: string): Promise<RewriteResult> {
-    if (!readsTables(expression)) return { sql: expression, scans: [] };
-    const { sql, scans } = await this.rewrite(`${EXPRESSION_PREFIX}${expression}`);
+    const tokens = tokenize(expression);
+    if (!readsTables(tokens)) return { sql: expression, scans: [] };
+    const statement = new SqlTokenBuilder().write(EXPRESSION_PREFIX).pushAll(tokens).build();
+    const { sql, scans } = await this.rewrite(statement);
     if (!sql.startsWith(EXPRESSION_PREFIX)) {
       throw new LarderError('SQL_ERROR', `cannot rewrite the expression ${expression}`);
     }
@@ -277,12 +288,12 @@ export class StatementRewriter {
   }
 
   async #statement(
-    original: string,
+    original: TokenizedSql,
     defaults: NameDefaults,
     views: readonly string[],
   ): Promise<RewriteResult> {
-    const { text, specs } = extractTemporalSpecs(quoteReadDeltaTimestamp(toDuckDbDialect(original)));
-    const tokens = tokenize(text);
+    // Each stage hands the next its tokens: the statement is tokenized once, by the caller.
+    const { text, tokens, specs } = extractTemporalSpecs(quoteReadDeltaTimestamp(sparkToDuckDb(original)));
     const state: StatementState = {
       text,
       tokens,
@@ -303,7 +314,7 @@ export class StatementRewriter {
       return { sql: text, scans: [] };
     } else {
       throw new LarderError('SQL_ERROR', `cannot parse statement: ${parsed.message}`, {
-        statement: original,
+        statement: original.text,
       });
     }
     for (const [at, spec] of specs) {
@@ -447,8 +458,7 @@ export class StatementRewriter {
     }
     const table = String(node.table_name);
     const alias = aliasOf(node);
-    const nativeAt =
-      node.at_clause && !state.specs.has(start) ? findAtClause(state.text, name.end) : undefined;
+    const nativeAt = node.at_clause && !state.specs.has(start) ? findAtClause(state, name.end) : undefined;
     const { body, scans } = await this.#relationBody(state, relation, start, name.text, {
       node,
       relationName: alias === '' ? table : alias,
@@ -496,16 +506,13 @@ export class StatementRewriter {
           },
         );
       }
-      const [query, ...more] = splitStatements(relation.sql);
+      const [query, ...more] = splitTokenized(tokenizeSql(relation.sql));
       if (!query || more.length > 0) {
         throw new LarderError('INVALID_ARGUMENT', `view ${relation.fullName} must hold exactly one query`, {
           table: relation.fullName,
         });
       }
-      const expanded = await this.#statement(query.text, relation.defaults, [
-        ...state.views,
-        relation.fullName,
-      ]);
+      const expanded = await this.#statement(query, relation.defaults, [...state.views, relation.fullName]);
       return { body: `(${expanded.sql})`, scans: expanded.scans };
     }
     const snapshot = spec
@@ -711,8 +718,7 @@ function nameAt(
 }
 
 /** Whether an expression may read a table: a subquery, or a table function of ours. */
-function readsTables(expression: string): boolean {
-  const tokens = tokenize(expression);
+function readsTables(tokens: readonly SqlToken[]): boolean {
   return (
     hasLarderCall(tokens) ||
     tokens.some((t) => t.kind === 'word' && QUERY_START_KEYWORDS.has(t.text.toLowerCase()))
@@ -753,41 +759,6 @@ function enclosingGroupEnd(significant: readonly SqlToken[], index: number, fall
     }
   }
   return fallback;
-}
-
-/** Several replacements as one spanning them (the text between them kept). */
-function mergeReplacements(text: string, replacements: readonly Replacement[]): Replacement {
-  const sorted = [...replacements].sort((a, b) => a.start - b.start);
-  let out = '';
-  let at = sorted[0]!.start;
-  for (const r of sorted) {
-    out += text.slice(at, r.start) + r.text;
-    at = r.end;
-  }
-  return { start: sorted[0]!.start, end: at, text: out, scans: sorted.flatMap((r) => r.scans) };
-}
-
-function applyReplacements(text: string, replacements: readonly Replacement[]): RewriteResult {
-  const sorted = [...replacements].sort((a, b) => a.start - b.start);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]!.start < sorted[i - 1]!.end) {
-      throw new LarderError(
-        'INVALID_ARGUMENT',
-        'a table reference cannot be nested in the arguments of another',
-        {
-          hint: `${READ_DELTA} and ${TABLE_CHANGES} take literal arguments`,
-        },
-      );
-    }
-  }
-  let out = '';
-  let at = 0;
-  for (const r of sorted) {
-    out += text.slice(at, r.start) + r.text;
-    at = r.end;
-  }
-  out += text.slice(at);
-  return { sql: out, scans: sorted.flatMap((r) => r.scans) };
 }
 
 function timeTravelOnNonTable(name: string, what: string): LarderError {

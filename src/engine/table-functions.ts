@@ -12,7 +12,8 @@
  */
 import { LarderError } from '../errors.js';
 import { type AstNode, constantValue, isIntegerConstant, isObject } from './sql-ast.js';
-import { isSignificant, parenthesizedEnd, type SqlToken, tokenize } from './sql-tokenizer.js';
+import { SqlTokenBuilder } from './sql-token-builder.js';
+import { isSignificant, parenthesizedEnd, type SqlToken, type TokenizedSql } from './sql-tokenizer.js';
 
 /** The function name Larder SQL reserves for reading a Delta folder; also the alias of unaliased calls. */
 export const READ_DELTA = 'read_delta';
@@ -166,9 +167,9 @@ export function findCalls(tokens: readonly SqlToken[], name: string): SqlToken[]
  * as a named argument; quoting it (`"timestamp" => …`) inside `read_delta`
  * calls lets the call parse. The call's text is replaced afterwards anyway.
  */
-export function quoteReadDeltaTimestamp(text: string): string {
-  if (!/timestamp/i.test(text)) return text;
-  const tokens = tokenize(text);
+export function quoteReadDeltaTimestamp(statement: TokenizedSql): TokenizedSql {
+  const { text, tokens } = statement;
+  if (!/timestamp/i.test(text)) return statement;
   const significant = tokens.filter(isSignificant);
   const targets: SqlToken[] = [];
   for (const call of findCalls(tokens, READ_DELTA)) {
@@ -189,9 +190,10 @@ export function quoteReadDeltaTimestamp(text: string): string {
       }
     }
   }
-  let out = text;
-  for (const token of targets.sort((a, b) => b.start - a.start)) {
-    out = `${out.slice(0, token.start)}"${token.text}"${out.slice(token.end)}`;
-  }
-  return out;
+  if (targets.length === 0) return statement;
+  const quoted = new Set(targets);
+  const out = new SqlTokenBuilder();
+  for (const token of tokens)
+    out.push(quoted.has(token) ? { kind: 'quoted', text: `"${token.text}"` } : token);
+  return out.build();
 }

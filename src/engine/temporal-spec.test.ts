@@ -46,7 +46,8 @@ describe('extractTemporalSpecs', () => {
       'SELECT x::TIMESTAMP AS of FROM t',
       'SELECT @ -3 AS v',
     ]) {
-      expect(extractTemporalSpecs(sql), sql).toEqual({ text: sql, specs: new Map() });
+      const { text, specs } = extractTemporalSpecs(sql);
+      expect({ text, specs }, sql).toEqual({ text: sql, specs: new Map() });
     }
   });
 

@@ -16,7 +16,7 @@
  * text; the engine evaluates it with DuckDB.
  */
 import { LarderError } from '../errors.js';
-import { isSignificant, type SqlToken, tokenize } from './sql-tokenizer.js';
+import { isSignificant, type SqlToken, type TokenizedSql, tokenizeSql } from './sql-tokenizer.js';
 
 /** A time-travel clause of a table reference. */
 export interface TemporalSpec {
@@ -28,8 +28,8 @@ export interface TemporalSpec {
   readonly end: number;
 }
 
-export interface TemporalExtraction {
-  /** The text with every Databricks time-travel clause blanked out. */
+export interface TemporalExtraction extends TokenizedSql {
+  /** The text with every Databricks time-travel clause blanked out (its tokens: `tokens`). */
   readonly text: string;
   /** The clauses, by the offset of the table name each follows. */
   readonly specs: ReadonlyMap<number, TemporalSpec>;
@@ -52,10 +52,12 @@ const INTERVAL_UNITS = new Set(
  * const { text, specs } = extractTemporalSpecs('SELECT * FROM ml.s.t VERSION AS OF 3 WHERE x = 1');
  * // text: 'SELECT * FROM ml.s.t                  WHERE x = 1'; specs.get(14): { kind: 'version', expression: '3', … }
  */
-export function extractTemporalSpecs(sql: string): TemporalExtraction {
+export function extractTemporalSpecs(statement: string | TokenizedSql): TemporalExtraction {
+  const source = typeof statement === 'string' ? tokenizeSql(statement) : statement;
+  const sql = source.text;
   const specs = new Map<number, TemporalSpec>();
-  if (!/version|timestamp|@/i.test(sql)) return { text: sql, specs };
-  const tokens = tokenize(sql).filter(isSignificant);
+  if (!/version|timestamp|@/i.test(sql)) return { ...source, specs };
+  const tokens = source.tokens.filter(isSignificant);
   for (let i = 1; i < tokens.length; i++) {
     const found = databricksClause(sql, tokens, i) ?? atSignClause(tokens, i);
     if (!found) continue;
@@ -64,11 +66,29 @@ export function extractTemporalSpecs(sql: string): TemporalExtraction {
     specs.set(nameStart, found.spec);
     i = found.next - 1;
   }
-  let text = sql;
-  for (const spec of specs.values()) {
-    text = text.slice(0, spec.start) + ' '.repeat(spec.end - spec.start) + text.slice(spec.end);
+  if (specs.size === 0) return { ...source, specs };
+  // Each clause becomes one space token of its length: every other token keeps its offsets.
+  const blanks = [...specs.values()].sort((a, b) => a.start - b.start);
+  const parts: string[] = [];
+  const kept: SqlToken[] = [];
+  let next = 0;
+  for (const token of source.tokens) {
+    const blank = blanks[next];
+    if (blank && token.start >= blank.start) {
+      if (token.start < blank.end) {
+        if (token.start === blank.start) {
+          const text = ' '.repeat(blank.end - blank.start);
+          kept.push({ kind: 'space', start: blank.start, end: blank.end, text });
+          parts.push(text);
+        }
+        if (token.end >= blank.end) next++;
+        continue;
+      }
+    }
+    kept.push(token);
+    parts.push(token.text);
   }
-  return { text, specs };
+  return { text: parts.join(''), tokens: kept, specs };
 }
 
 interface Found {
@@ -131,8 +151,9 @@ function atSignClause(tokens: readonly SqlToken[], i: number): Found | undefined
  * DuckDB's `AT (VERSION => …)` / `AT (TIMESTAMP => …)` clause of the table
  * reference whose name starts at `nameStart`: the first such clause after it.
  */
-export function findAtClause(text: string, nameStart: number): TemporalSpec | undefined {
-  const tokens = tokenize(text).filter((t) => isSignificant(t) && t.start >= nameStart);
+export function findAtClause(statement: string | TokenizedSql, nameStart: number): TemporalSpec | undefined {
+  const { text, tokens: all } = typeof statement === 'string' ? tokenizeSql(statement) : statement;
+  const tokens = all.filter((t) => isSignificant(t) && t.start >= nameStart);
   for (let i = 0; i + 3 < tokens.length; i++) {
     if (word(tokens[i]) !== 'at' || tokens[i + 1]!.text !== '(' || tokens[i + 3]!.text !== '=>') continue;
     const unit = word(tokens[i + 2]);

@@ -33,6 +33,11 @@ export interface StagedFrame {
   release(): Promise<void>;
 }
 
+export interface StageOptions {
+  /** The primary keys: a row whose value does not fit its column is named by them. */
+  readonly keys?: readonly string[];
+}
+
 /**
  * Stage `df` for a write to `table` (a full name, for messages). `schema` types
  * row objects' fields (others are inferred from their values).
@@ -46,6 +51,7 @@ export async function stageDataFrame(
   df: DataFrame,
   schema: StructType,
   table: string,
+  options: StageOptions = {},
 ): Promise<StagedFrame> {
   const connection = engine.connection;
   const target = `memory.main.__larder_df_${randomUUID().replaceAll('-', '')}`;
@@ -54,6 +60,7 @@ export async function stageDataFrame(
   };
   let query: string;
   let cleanup: () => Promise<void> = async () => undefined;
+  let explainFailure: ((error: unknown, keys: readonly string[]) => Promise<LarderError>) | undefined;
   if (typeof df === 'string') {
     const statements = splitStatements(df);
     if (statements.length !== 1) {
@@ -72,6 +79,7 @@ export async function stageDataFrame(
     const prepared = await prepareSource(connection, df, schema, { table, mergeSchema: true });
     query = prepared.sql;
     cleanup = () => prepared.cleanup();
+    explainFailure = prepared.explainFailure;
   } else {
     throw new LarderError(
       'INVALID_ARGUMENT',
@@ -83,7 +91,10 @@ export async function stageDataFrame(
     await connection.run(`CREATE TABLE ${target} AS SELECT * FROM (\n${query}\n) AS __larder_df`);
   } catch (error) {
     await drop();
-    throw new LarderError('SQL_ERROR', `the df of a write to ${table} failed: ${(error as Error).message}`, {
+    // Row objects that do not fit the table: named by row and column, not by DuckDB's temporary file.
+    if (explainFailure) throw await explainFailure(error, options.keys ?? []);
+    const message = await engine.explainError((error as Error).message);
+    throw new LarderError('SQL_ERROR', `the df of a write to ${table} failed: ${message}`, {
       table,
       cause: error,
     });

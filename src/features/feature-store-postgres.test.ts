@@ -52,6 +52,7 @@ describe('FeatureStore with the PostgreSQL catalog', () => {
       await fs.writeTable({
         name: table,
         df: 'SELECT * FROM (VALUES (1::BIGINT, 5, 0.5::DOUBLE), (2::BIGINT, 2, 1.5::DOUBLE)) AS t(customer_id, n_tx, score)',
+        mergeSchema: true,
       });
       const seen = await other.getTable('ml.churn_features.customer_features');
       expect(seen.primaryKeys).toEqual(['customer_id']);

@@ -324,7 +324,11 @@ describe('writeTable', () => {
   it('adds new columns of the df to the table and to the catalog features', async () => {
     await fs.createTable({ name: 'ml.f.t', primaryKeys: 'id', schema: { id: 'long', a: 'double' } });
     await fs.writeTable({ name: 'ml.f.t', df: [{ id: 1n, a: 1.5 }] });
-    const result = await fs.writeTable({ name: 'ml.f.t', df: 'SELECT 1::BIGINT AS id, 42 AS b' });
+    const result = await fs.writeTable({
+      name: 'ml.f.t',
+      df: 'SELECT 1::BIGINT AS id, 42 AS b',
+      mergeSchema: true,
+    });
     expect(result.addedColumns).toEqual(['b']);
     const table = await fs.getTable('ml.f.t');
     expect(table.features.map((f) => [f.name, f.type])).toEqual([
@@ -333,6 +337,106 @@ describe('writeTable', () => {
     ]);
     const rows = (await fs.readTable('ml.f.t')).toArray().map((r) => r.toJSON());
     expect(rows).toEqual([{ id: 1n, a: 1.5, b: 42 }]);
+  });
+
+  it('refuses a df column the table lacks without mergeSchema, naming each one with the column it likely meant', async () => {
+    const created = await fs.createTable({
+      name: 'ml.f.products',
+      primaryKeys: 'id',
+      schema: { id: 'long', price: 'double', stock: 'integer' },
+      df: [{ id: 1n, price: 9.5, stock: 3 }],
+    });
+    const rows = await failure(
+      fs.writeTable({ name: 'ml.f.products', df: [{ id: 1n, prize: 10, stok: 4, colour: 'red' }] }),
+    );
+    expect(rows.code).toBe('SCHEMA_MISMATCH');
+    expect(rows.message).toContain(
+      'the df written to ml.f.products has columns the table lacks: "prize" (did you mean "price"?), "stok" (did you mean "stock"?), "colour"',
+    );
+    expect(rows.hint).toContain('mergeSchema: true');
+    expect(rows.context).toMatchObject({ table: 'ml.f.products', columns: ['prize', 'stok', 'colour'] });
+    // The same rule for an append, a SQL df and an Arrow df.
+    const append = await failure(
+      fs.writeTable({ name: 'ml.f.products', df: [{ id: 2n, prize: 1 }], mode: 'append' }),
+    );
+    expect(append.code).toBe('SCHEMA_MISMATCH');
+    expect(append.message).toContain('"prize" (did you mean "price"?)');
+    const sql = await failure(
+      fs.writeTable({ name: 'ml.f.products', df: 'SELECT 2::BIGINT AS id, 1.0::DOUBLE AS prize' }),
+    );
+    expect(sql.message).toContain('a column the table lacks: "prize" (did you mean "price"?)');
+    const arrow = tableFromArrays({ id: BigInt64Array.from([2n]), prize: Float64Array.from([1]) });
+    const fromArrow = await failure(fs.writeTable({ name: 'ml.f.products', df: arrow }));
+    expect(fromArrow.message).toContain('"prize" (did you mean "price"?)');
+    // Nothing was written, and the schema is as it was.
+    const delta = await DeltaTable.open(created.location);
+    expect(delta.version).toBe(created.version);
+    expect(delta.snapshot.schema.fields.map((f) => f.name)).toEqual(['id', 'price', 'stock']);
+    // With mergeSchema the column is added, as a new feature.
+    const added = await fs.writeTable({
+      name: 'ml.f.products',
+      df: [{ id: 2n, price: 1, colour: 'red' }],
+      mode: 'append',
+      mergeSchema: true,
+    });
+    expect(added.addedColumns).toEqual(['colour']);
+    expect((await fs.getTable('ml.f.products')).features.map((f) => f.name)).toEqual([
+      'price',
+      'stock',
+      'colour',
+    ]);
+  });
+
+  it('makes a column the table lacks a compile error through a typed handle, unless mergeSchema: true', async () => {
+    const table = await fs.createTable({
+      name: 'ml.f.typed',
+      primaryKeys: 'customer_id',
+      schema: { customer_id: 'long', price: 'double' },
+    });
+    type Row = { customer_id: bigint; price: number | null };
+    const fetched = await fs.getTable<Row>('ml.f.typed');
+    // The type checker (tsc --noEmit) holds these lines to their @ts-expect-error; at run time each is refused too.
+    const typos = [
+      // @ts-expect-error prize is not a column of the table
+      () => fs.writeTable({ name: table, df: [{ customer_id: 1n, prize: 3 }] }),
+      // @ts-expect-error the same in append mode
+      () => fs.writeTable({ name: table, df: [{ customer_id: 1n, prize: 3 }], mode: 'append' }),
+      // @ts-expect-error mergeSchema: false is no licence either
+      () => fs.writeTable({ name: table, df: [{ customer_id: 1n, prize: 3 }], mergeSchema: false }),
+      // @ts-expect-error a handle from getTable<Row> is typed as well
+      () => fs.writeTable({ name: fetched, df: [{ customer_id: 1n, prize: 3 }] }),
+    ];
+    for (const typo of typos) expect((await failure(typo())).code).toBe('SCHEMA_MISMATCH');
+    // Allowed: the table's columns, any column with mergeSchema: true, and any column by a string name.
+    await fs.writeTable({ name: table, df: [{ customer_id: 1n, price: 2 }] });
+    await fs.writeTable({ name: table, df: [{ customer_id: 2n, discount: 0.1 }], mergeSchema: true });
+    await fs.writeTable({ name: 'ml.f.typed', df: [{ customer_id: 3n, discount: 0.2 }] });
+    // @ts-expect-error a typed column keeps its type with mergeSchema
+    void (() => fs.writeTable({ name: table, df: [{ customer_id: 'x', other: 1 }], mergeSchema: true }));
+    expectTypeOf(fs.writeTable<Row, false>)
+      .parameter(0)
+      .toHaveProperty('df')
+      .extract<readonly object[]>()
+      .items.toEqualTypeOf<{
+        readonly customer_id?: bigint | number;
+        readonly price?: number | bigint | Date | string | null | undefined;
+      }>();
+    const rows = (await fs.readTable('ml.f.typed')).toArray().map((r) => r.toJSON());
+    expect(rows.sort((a, b) => Number(a.customer_id) - Number(b.customer_id))).toEqual([
+      { customer_id: 1n, price: 2, discount: null },
+      { customer_id: 2n, price: null, discount: 0.1 },
+      { customer_id: 3n, price: null, discount: 0.2 },
+    ]);
+  });
+
+  it('matches df columns to table columns case-insensitively, as Delta does', async () => {
+    await fs.createTable({ name: 'ml.f.t', primaryKeys: 'id', schema: { id: 'long', Price: 'double' } });
+    const result = await fs.writeTable({
+      name: 'ml.f.t',
+      df: 'SELECT 1::BIGINT AS ID, 2.5::DOUBLE AS price',
+    });
+    expect(result.addedColumns).toEqual([]);
+    expect((await fs.readTable('ml.f.t')).toArray().map((r) => r.toJSON())).toEqual([{ id: 1n, Price: 2.5 }]);
   });
 
   it('merges a df that adds a column as one new version, then records the column in the catalog', async () => {
@@ -349,6 +453,7 @@ describe('writeTable', () => {
     const result = await fs.writeTable({
       name: 'ml.f.t',
       df: 'SELECT * FROM (VALUES (2::BIGINT, 3.5::DOUBLE, 7), (3::BIGINT, 4.5::DOUBLE, 8)) s(id, a, b)',
+      mergeSchema: true,
     });
     expect(result.version).toBe(before.version + 1);
     expect(result.addedColumns).toEqual(['b']);
@@ -375,7 +480,11 @@ describe('writeTable', () => {
       df: [{ id: 1n, a: 1.5 }],
     });
     const error = await failure(
-      fs.writeTable({ name: 'ml.f.t', df: 'SELECT 2::BIGINT AS id, -1.0::DOUBLE AS a, 42 AS b' }),
+      fs.writeTable({
+        name: 'ml.f.t',
+        df: 'SELECT 2::BIGINT AS id, -1.0::DOUBLE AS a, 42 AS b',
+        mergeSchema: true,
+      }),
     );
     expect(error.code).toBe('CONSTRAINT_VIOLATION');
     const delta = await DeltaTable.open(created.location);
@@ -407,6 +516,99 @@ describe('writeTable', () => {
     expect(nulls.code).toBe('CONSTRAINT_VIOLATION');
     expect(nulls.context.column).toBe('id');
     expect((await fs.getTable('ml.f.t')).version).toBe(0);
+  });
+
+  it('names the table, the column and the row (index and key) of a value that does not fit its column', async () => {
+    const created = await fs.createTable({
+      name: 'ml.f.t',
+      primaryKeys: 'id',
+      schema: { id: 'long', n: 'long', day: 'date', small: 'integer' },
+      df: [{ id: 1n, n: 1, day: '2024-01-01', small: 1 }],
+    });
+    const cases = [
+      {
+        df: [
+          { id: 5n, n: 5 },
+          { id: 6n, n: 'abc' },
+        ],
+        column: 'n',
+        row: 1,
+        key: 'id=6',
+        value: '"abc"',
+      },
+      { df: [{ id: 7n, day: '2024-13-01' }], column: 'day', row: 0, key: 'id=7', value: '"2024-13-01"' },
+      {
+        df: [{ id: 8n }, { id: 9n }, { id: 10n, small: 3_000_000_000 }],
+        column: 'small',
+        row: 2,
+        key: 'id=10',
+        value: '3000000000',
+      },
+      { df: [{ id: 'eleven', n: 1 }], column: 'id', row: 0, key: 'id=eleven', value: '"eleven"' },
+    ];
+    for (const mode of ['merge', 'append'] as const) {
+      for (const c of cases) {
+        const error = await failure(fs.writeTable({ name: 'ml.f.t', df: c.df, mode }));
+        expect(error.code).toBe('SCHEMA_MISMATCH');
+        expect(error.message).toContain(
+          `row ${c.row} (${c.key}) of the rows written to ml.f.t: value ${c.value} of column "${c.column}"`,
+        );
+        expect(error.message).not.toMatch(/rows\.json|larder-rows|JSON transform/);
+        expect(error.context).toMatchObject({ table: 'ml.f.t', column: c.column, row: c.row, key: c.key });
+      }
+    }
+    // createTable too, and nothing was written anywhere.
+    const create = await failure(
+      fs.createTable({
+        name: 'ml.f.other',
+        primaryKeys: 'id',
+        schema: { id: 'long', day: 'date' },
+        df: [{ id: 1n, day: 'soon' }],
+      }),
+    );
+    expect(create.message).toContain(
+      'row 0 (id=1) of the rows written to ml.f.other: value "soon" of column "day"',
+    );
+    // A declared schema is the table's: a df column outside it is refused, with a did-you-mean.
+    const typo = await failure(
+      fs.createTable({
+        name: 'ml.f.other',
+        primaryKeys: 'id',
+        schema: { id: 'long', day: 'date' },
+        df: [{ id: 1n, dya: '2024-01-01' }],
+      }),
+    );
+    expect(typo.code).toBe('SCHEMA_MISMATCH');
+    expect(typo.message).toContain('ml.f.other has a column the table lacks: "dya" (did you mean "day"?)');
+    expect((await failure(fs.getTable('ml.f.other'))).code).toBe('TABLE_NOT_FOUND');
+    expect((await DeltaTable.open(created.location)).version).toBe(created.version);
+  });
+
+  it('names the column of a nested value that does not fit, and the table of an Arrow column of the wrong type', async () => {
+    await fs.createTable({
+      name: 'ml.f.t',
+      primaryKeys: 'id',
+      df: "SELECT 1::BIGINT AS id, {'a': 1::BIGINT} AS st, 2::BIGINT AS n",
+    });
+    const nested = await failure(
+      fs.writeTable({
+        name: 'ml.f.t',
+        df: [
+          { id: 2n, st: { a: 3 } },
+          { id: 3n, st: { a: 'x' } },
+        ],
+      }),
+    );
+    expect(nested.code).toBe('SCHEMA_MISMATCH');
+    expect(nested.message).toContain('the rows written to ml.f.t could not be read (column "st")');
+    expect(nested.message).not.toMatch(/rows\.json|larder-rows/);
+    expect(nested.context.column).toBe('st');
+    const arrow = tableFromArrays({ id: BigInt64Array.from([2n]), n: ['abc'] });
+    const fromArrow = await failure(fs.writeTable({ name: 'ml.f.t', df: arrow }));
+    expect(fromArrow.code).toBe('SCHEMA_MISMATCH');
+    expect(fromArrow.message).toContain('column "n" of table ml.f.t has type long');
+    expect(fromArrow.context).toMatchObject({ table: 'ml.f.t', column: 'n' });
+    expect((await fs.readTable('ml.f.t')).numRows).toBe(1);
   });
 
   it('appends rows in append mode', async () => {
@@ -521,7 +723,7 @@ describe('writeTable', () => {
       properties: { 'delta.columnMapping.mode': 'name' },
       df: [{ id: 1n, v: 2 }],
     });
-    await fs.writeTable({ name: table, df: [{ id: 2n, v: 3, extra: 'x' }] });
+    await fs.writeTable({ name: table, df: [{ id: 2n, v: 3, extra: 'x' }], mergeSchema: true });
     const rows = (await fs.readTable(table)).toArray().map((r) => r.toJSON());
     expect(rows.sort((a, b) => Number(a.id) - Number(b.id))).toEqual([
       { id: 1n, v: 2, extra: null },
@@ -572,6 +774,7 @@ describe('writeTable', () => {
         fs.writeTable({
           name: table,
           df: `SELECT (i + ${w * 100})::BIGINT AS id, ${w}::INTEGER AS v FROM range(20) r(i)`,
+          mergeSchema: true,
         }),
       ),
     );

@@ -12,7 +12,12 @@
  *   an append whose df holds a key the table already has, and a df with
  *   duplicate or null keys, are refused before anything is written);
  * - `createTable` is all or nothing: on any failure the catalog entry and the
- *   folder it created are removed;
+ *   folder it created are removed; a `_delta_log` without a commit (a create
+ *   killed before its first commit) is no table; a committed table the
+ *   catalog does not know is adopted only when it carries the create's
+ *   `ownership` marks, else refused, never deleted;
+ * - `dropTable` renames a managed folder away before deleting it, so a kill
+ *   never leaves part of a table at its location;
  * - the catalog's `features` follow the Delta schema: a write that adds
  *   columns (nullable) does so in the one commit of its rows (append or
  *   merge with `mergeSchema`), and the catalog records them after that
@@ -27,8 +32,9 @@
  * - reads and writes go through the engine, so SQL DataFrames may use Larder
  *   names and time travel, and every table is read at one snapshot.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Table as ArrowTable } from 'apache-arrow';
 import {
   type FeatureTableInfo,
@@ -59,8 +65,15 @@ import { queryArrow } from './arrow/duckdb-to-arrow.js';
 import { type DataFrame, type StagedFrame, stageDataFrame } from './data-frame.js';
 import { type FeatureTable, featureColumns, toFeatureTable } from './feature-table.js';
 import { assertKeys, keyColumns } from './key-checks.js';
-import { type FeatureInputRow, type FeatureRow, type SchemaSpec, schemaSpecColumns } from './schema-spec.js';
+import {
+  type FeatureEvolvingRow,
+  type FeatureInputRow,
+  type FeatureRow,
+  type SchemaSpec,
+  schemaSpecColumns,
+} from './schema-spec.js';
 import { resolveDefinition } from './table-definition.js';
+import { assertKnownColumns } from './unknown-columns.js';
 
 export interface FeatureStoreOptions {
   /** The project folder (default: the current directory). */
@@ -101,6 +114,15 @@ export interface CreateFeatureTableOptions {
   readonly properties?: Readonly<Record<string, string>>;
   /** Catalog properties of the entry (not the Delta table's), set in the same step as the registration. */
   readonly catalogProperties?: Readonly<Record<string, string>>;
+  /**
+   * Who creates the table (a config's `larder.managedBy` and `larder.project`): set as catalog
+   * properties and as Delta table properties. A Delta table already committed at the location
+   * that the catalog does not know and whose properties carry the same marks is what an earlier
+   * create with these marks left (its process killed before registering it, or a drop of it killed
+   * half-way): it is adopted, registered as it is, rather than refused. A Delta table without
+   * them is never touched.
+   */
+  readonly ownership?: Readonly<Record<string, string>>;
   readonly lineage?: { readonly pipeline?: string; readonly sources?: readonly string[] };
   /** Descriptions of feature columns (win over the schema's). */
   readonly featureDescriptions?: Readonly<Record<string, string>>;
@@ -119,15 +141,33 @@ export interface TypedCreateFeatureTableOptions<
   readonly timeseriesColumn?: T;
 }
 
-export interface WriteFeatureTableOptions<R extends object = Record<string, unknown>> {
+/**
+ * The options of `writeTable`. `R` is the row type of the table (from a typed
+ * handle); `M` is the type of `mergeSchema`: row literals may name columns
+ * the table lacks only when it may be `true`.
+ */
+export interface WriteFeatureTableOptions<
+  R extends object = Record<string, unknown>,
+  M extends boolean = boolean,
+> {
   readonly name: FeatureTableRef<R>;
-  readonly df: readonly FeatureInputRow<R>[] | ArrowTable | string;
+  /** Rows, an Apache Arrow table or a Larder SQL query. The row type comes from `name` alone. */
+  readonly df:
+    | readonly (true extends M ? FeatureEvolvingRow<NoInfer<R>> : FeatureInputRow<NoInfer<R>>)[]
+    | ArrowTable
+    | string;
   /**
    * `merge` (default) upserts by primary key; `append` adds rows with new keys
    * (time series: new timestamps of any entity) and refuses, with
    * `DUPLICATE_KEY`, a key the table already has.
    */
   readonly mode?: 'merge' | 'append';
+  /**
+   * Add the df's columns the table lacks as new (nullable) features. Without
+   * it such a column fails the write with `SCHEMA_MISMATCH` naming it (a
+   * typo must not become a feature).
+   */
+  readonly mergeSchema?: M;
   /** Free text stored in the Delta commit's `userMetadata`. */
   readonly userMetadata?: string;
   /**
@@ -281,6 +321,7 @@ export class FeatureStore {
             options.df,
             declaredSchema ?? { type: 'struct', fields: [] },
             full,
+            { keys: [options.primaryKeys, options.timeseriesColumn ?? []].flat() },
           )
         : undefined;
     try {
@@ -303,6 +344,13 @@ export class FeatureStore {
         clusterBy: options.clusterBy,
       });
       if (staged) {
+        // A declared schema is the table's: a df column outside it is a typo, as in writeTable.
+        if (declaredSchema)
+          assertKnownColumns(
+            staged.columns.map((c) => c.name),
+            declaredSchema,
+            full,
+          );
         const keys = keyColumns(staged.columns, definition.primaryKeys, full);
         await assertKeys(this.engine.connection, staged.sql, keys, full);
       }
@@ -312,11 +360,19 @@ export class FeatureStore {
         : isAbsolute(options.location!)
           ? options.location!
           : resolve(this.engine.projectDir, options.location!);
-      if (await exists(join(location, '_delta_log'))) {
+      // A `_delta_log` without a commit is what a create killed before its first commit left:
+      // no table, and `DeltaTable.create` commits over it.
+      const orphan = await committedTable(location, full);
+      if (orphan) {
+        if (staged === undefined && carriesMarks(orphan, options.ownership)) {
+          return await this.#adopt(name, orphan, options, managed);
+        }
         throw new LarderError('TABLE_ALREADY_EXISTS', `a Delta table already exists at ${location}`, {
           table: full,
           file: location,
-          hint: managed ? 'remove the leftover folder' : 'choose another location',
+          hint: managed
+            ? 'the catalog does not know it and this create did not make it: move the folder away, or delete it if its data is not needed'
+            : 'choose another location',
         });
       }
       const feature: FeatureTableInfo = {
@@ -340,14 +396,14 @@ export class FeatureStore {
         managed,
         ...(options.description !== undefined ? { description: options.description } : {}),
         ...(options.tags !== undefined ? { tags: options.tags } : {}),
-        ...(options.catalogProperties !== undefined ? { properties: options.catalogProperties } : {}),
+        ...catalogProperties(options),
         feature,
       });
       try {
         const delta = await DeltaTable.create(location, {
           schema: definition.schema,
           partitionColumns: definition.partitionColumns,
-          properties: options.properties ?? {},
+          properties: { ...options.properties, ...options.ownership },
           name: full,
           ...(options.description !== undefined ? { description: options.description } : {}),
           managed,
@@ -365,15 +421,61 @@ export class FeatureStore {
     return this.getTable(name);
   }
 
+  /** Register `orphan`, a table an earlier create with the same ownership marks left unregistered. */
+  async #adopt(
+    name: TableName,
+    orphan: DeltaTable,
+    options: CreateFeatureTableOptions,
+    managed: boolean,
+  ): Promise<FeatureTable> {
+    const snapshot = orphan.snapshot;
+    const definition = resolveDefinition({
+      table: tableFullName(name),
+      schema: snapshot.schema,
+      primaryKeys: options.primaryKeys,
+      timeseriesColumn: options.timeseriesColumn,
+      partitionColumns: snapshot.partitionColumns,
+      clusterBy: options.clusterBy,
+    });
+    await this.metastore.createTable({
+      name,
+      location: orphan.path,
+      managed,
+      ...(options.description !== undefined ? { description: options.description } : {}),
+      ...(options.tags !== undefined ? { tags: options.tags } : {}),
+      ...catalogProperties(options),
+      feature: {
+        primaryKeys: definition.primaryKeys,
+        ...(definition.timeseriesColumn !== undefined
+          ? { timeseriesColumn: definition.timeseriesColumn }
+          : {}),
+        partitionColumns: definition.partitionColumns,
+        clusterBy: definition.clusterBy,
+        ...(options.owner !== undefined ? { owner: options.owner } : {}),
+        features: featureColumns(definition.schema, definition.primaryKeys, []),
+        lineage: {
+          ...(options.lineage?.pipeline !== undefined ? { pipeline: options.lineage.pipeline } : {}),
+          sources: [...(options.lineage?.sources ?? [])],
+        },
+      },
+    });
+    return this.getTable(name);
+  }
+
   /**
    * Write a DataFrame to a feature table: `merge` (default) upserts by the
-   * primary key, `append` adds rows. Columns the table lacks are added.
+   * primary key, `append` adds rows. A column the table lacks fails the
+   * write (`SCHEMA_MISMATCH`, naming it) unless `mergeSchema: true`, which
+   * adds it as a new feature in the write's commit.
    *
    * @example
    * await fs.writeTable({ name: 'ml.churn_features.customer_features', df: 'SELECT * FROM staging_features' });
    * await fs.writeTable({ name: 'ml.churn_features.daily_activity', df: arrowTable, mode: 'append' });
+   * await fs.writeTable({ name: table, df: [{ customer_id: 1n, churn_score: 0.2 }], mergeSchema: true });
    */
-  async writeTable<R extends object>(options: WriteFeatureTableOptions<R>): Promise<WriteFeatureTableResult> {
+  async writeTable<R extends object, const M extends boolean = false>(
+    options: WriteFeatureTableOptions<R, M>,
+  ): Promise<WriteFeatureTableResult> {
     this.#assertOpen();
     const mode = options.mode ?? 'merge';
     if (mode !== 'merge' && mode !== 'append') {
@@ -388,8 +490,18 @@ export class FeatureStore {
     const { entry, feature, table } = await this.#resolveFeature(options.name);
     const full = entry.fullName;
     const snapshot = (await table.refresh()).snapshot;
-    const staged = await stageDataFrame(this.engine, options.df as DataFrame, snapshot.schema, full);
+    const mergeSchema = options.mergeSchema === true;
+    const staged = await stageDataFrame(this.engine, options.df as DataFrame, snapshot.schema, full, {
+      keys: feature.primaryKeys,
+    });
     try {
+      if (!mergeSchema) {
+        assertKnownColumns(
+          staged.columns.map((c) => c.name),
+          snapshot.schema,
+          full,
+        );
+      }
       const keys = keyColumns(staged.columns, feature.primaryKeys, full);
       await assertKeys(this.engine.connection, staged.sql, keys, full);
       const userMetadata = options.userMetadata !== undefined ? { userMetadata: options.userMetadata } : {};
@@ -408,10 +520,7 @@ export class FeatureStore {
         let attempts = 0;
         const append = async (): Promise<Written> => {
           const read = attempts++ === 0 ? snapshot : (await table.refresh()).snapshot;
-          const { addedColumns } = reconcileSchema(read.schema, staged.columns, {
-            table: full,
-            mergeSchema: true,
-          });
+          const { addedColumns } = reconcileSchema(read.schema, staged.columns, { table: full, mergeSchema });
           const readFootprint = await assertNewKeys(this.engine, read, staged.sql, keys, full);
           const written = await writeDelta(read, staged.sql, {
             mode: 'append',
@@ -427,14 +536,14 @@ export class FeatureStore {
       } else {
         const { addedColumns } = reconcileSchema(snapshot.schema, staged.columns, {
           table: full,
-          mergeSchema: true,
+          mergeSchema,
         });
         // New columns go into the merge's own commit (a retry re-reads the schema).
         const merge = async (): Promise<Written> => ({
           ...(await table.merge({
             source: staged.sql,
             on: feature.primaryKeys,
-            mergeSchema: true,
+            mergeSchema,
             ...userMetadata,
             ...domainMetadata,
           })),
@@ -555,7 +664,7 @@ export class FeatureStore {
     await this.metastore.dropTable(entry.name);
     if (entry.managed) {
       try {
-        await rm(entry.location, { recursive: true, force: true });
+        await removeFolder(entry.location);
       } catch (error) {
         throw new LarderError(
           'IO_ERROR',
@@ -805,13 +914,50 @@ function assertTagKey(key: unknown, table: string): void {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+/** The Delta table committed at `path`, or undefined when its log has no commit (or there is none). */
+async function committedTable(path: string, table: string): Promise<DeltaTable | undefined> {
   try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
+    return await DeltaTable.open(path);
+  } catch (error) {
+    if (isLarderError(error, 'TABLE_NOT_FOUND')) return undefined;
+    throw new LarderError(
+      'TABLE_ALREADY_EXISTS',
+      `a Delta table that cannot be read is in the way of ${table} at ${path}: ${(error as Error).message}`,
+      {
+        table,
+        file: path,
+        cause: error,
+        hint: 'move the folder away, or delete it if its data is not needed',
+      },
+    );
   }
+}
+
+/** True when `marks` are given and the table's properties carry every one of them. */
+function carriesMarks(table: DeltaTable, marks: Readonly<Record<string, string>> | undefined): boolean {
+  if (marks === undefined || Object.keys(marks).length === 0) return false;
+  const properties = table.snapshot.properties;
+  return Object.entries(marks).every(([key, value]) => properties[key] === value);
+}
+
+function catalogProperties(options: CreateFeatureTableOptions): { properties?: Record<string, string> } {
+  const properties = { ...options.catalogProperties, ...options.ownership };
+  return Object.keys(properties).length > 0 ? { properties } : {};
+}
+
+/**
+ * Delete a table folder so that a kill half-way never leaves part of a table at its location: the
+ * folder is first renamed (atomic) to a hidden sibling, which is then deleted.
+ */
+async function removeFolder(path: string): Promise<void> {
+  const trash = join(dirname(path), `.${basename(path)}.dropped-${randomUUID()}`);
+  try {
+    await rename(path, trash);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  await rm(trash, { recursive: true, force: true });
 }
 
 /** The entries of a folder, or undefined when it does not exist. */

@@ -82,11 +82,17 @@ export type FeatureInputValue<V> = V extends bigint
  * A row of a write: any subset of the table's columns (merge updates the
  * columns given and keeps the others), values as JavaScript gives them
  * (`bigint` or `number` for `long`; `Date`, ISO strings or epoch
- * milliseconds for dates and timestamps).
+ * milliseconds for dates and timestamps). Through a typed handle, a column
+ * the table lacks is a compile error (a row literal's excess property);
+ * for a loose row type (`Record<string, unknown>`) any column is accepted.
  */
-export type FeatureInputRow<R> = { readonly [C in keyof R]?: FeatureInputValue<R[C]> } & Readonly<
-  Record<string, unknown>
->;
+export type FeatureInputRow<R> = { readonly [C in keyof R]?: FeatureInputValue<R[C]> };
+
+/**
+ * A row of a write with `mergeSchema: true`: the table's columns typed as in
+ * `FeatureInputRow`, and any other column (added as a new feature).
+ */
+export type FeatureEvolvingRow<R> = FeatureInputRow<R> & Readonly<Record<string, unknown>>;
 
 /** The declared type and description of a column spec. */
 export function columnSpecParts(spec: FeatureColumnSpec): {

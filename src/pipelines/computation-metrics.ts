@@ -49,7 +49,7 @@ export interface ComputationMetricsRow {
   readonly duration_seconds: number;
   /** Entities processed per second, as the seed computes it. */
   readonly rows_per_second: number;
-  readonly status: 'success' | 'failed';
+  readonly status: 'success' | 'failed' | 'cancelled';
   readonly error_message: string | null;
   /** The feature table's version after the run (unchanged by a failure; null if the table does not exist). */
   readonly table_version: number | null;

@@ -10,6 +10,8 @@
  * nothing: no catalog entry or folder is left behind by a failure); a
  * managed entry whose folder holds no Delta table (a process killed between
  * registering the table and creating it) is dropped and created again; a
+ * table of this project at the location that the catalog does not know (a
+ * create or drop killed half-way) is adopted, and a foreign one refused; a
  * declared feature type must equal the output's type, and every primary
  * key must be an output column, else `SCHEMA_MISMATCH` naming the table and
  * column, before anything is created.
@@ -40,7 +42,7 @@ export interface EnsureOutputTableOptions {
 
 export interface EnsuredOutputTable {
   readonly entry: TableEntry;
-  /** True when this call created the table. */
+  /** True when this call created the table (or adopted an empty one). */
   readonly created: boolean;
 }
 
@@ -62,7 +64,7 @@ export async function ensureOutputTable(options: EnsureOutputTableOptions): Prom
   const columns = options.columns ?? (await describePipelineOutput(engine, options.config, options.pipeline));
   const schema = outputSchema(definition, columns);
   const table = definition.table;
-  await store.createTable({
+  const made = await store.createTable({
     name: definition.output,
     primaryKeys: definition.primaryKeys,
     ...(definition.timeseriesColumn !== undefined ? { timeseriesColumn: definition.timeseriesColumn } : {}),
@@ -74,8 +76,9 @@ export async function ensureOutputTable(options: EnsureOutputTableOptions): Prom
     ...(table.owner !== undefined ? { owner: table.owner } : {}),
     ...(table.properties ? { properties: table.properties } : {}),
     lineage: pipelineLineage(options.config, options.pipeline),
-    // Declared by the config, so `larder apply --prune` may drop it once the config no longer does.
-    catalogProperties: managedMark(projectName(options.config, options.projectDir ?? engine.projectDir)),
+    // Declared by the config, so `larder apply --prune` may drop it once the config no longer does,
+    // and a later create may adopt it if this one is killed before it registers the table.
+    ownership: managedMark(projectName(options.config, options.projectDir ?? engine.projectDir)),
   });
   const entry = await engine.metastore.getTable(name);
   if (!entry) {
@@ -87,7 +90,9 @@ export async function ensureOutputTable(options: EnsureOutputTableOptions): Prom
       },
     );
   }
-  return { entry, created: true };
+  // An adopted table (one a killed create or drop left unregistered) that holds commits of data
+  // was not made by this call: a run that fails after this must not drop it.
+  return { entry, created: made.version === 0 };
 }
 
 /**

@@ -31,7 +31,7 @@ export interface PipelineRun {
   readonly sourceRowsRead: number;
   readonly durationSeconds: number;
   readonly rowsPerSecond: number;
-  readonly status: 'success' | 'failed';
+  readonly status: 'success' | 'failed' | 'cancelled';
   readonly errorMessage: string | null;
   readonly tableVersion: number | null;
   /** The metrics table the row is in. */
@@ -93,7 +93,7 @@ export async function listRuns(options: ListRunsOptions): Promise<PipelineRun[]>
     sourceRowsRead: Number(r.source_rows_read ?? 0),
     durationSeconds: Number(r.duration_seconds ?? 0),
     rowsPerSecond: Number(r.rows_per_second ?? 0),
-    status: r.status === 'failed' ? 'failed' : 'success',
+    status: r.status === 'failed' || r.status === 'cancelled' ? r.status : 'success',
     errorMessage: r.error_message === null || r.error_message === undefined ? null : String(r.error_message),
     tableVersion: r.table_version === null || r.table_version === undefined ? null : Number(r.table_version),
     metricsTable: String(r.__metrics_table),

@@ -43,7 +43,14 @@
  *   and throws `PIPELINE_FAILED` (message: pipeline and cause; the cause
  *   kept); a killed run leaves the table at its last committed version;
  * - a run with no changed rows commits nothing;
- * - intermediate tables live in a schema of the run, dropped at the end.
+ * - intermediate tables live in a schema of the run, dropped at the end;
+ * - a run holds its pipeline's lease in the catalog (`pipeline-lease.ts`), so
+ *   a second run of the pipeline waits for the first (or fails with
+ *   `PIPELINE_BUSY`) rather than doing the same work;
+ * - a run cancelled through `signal` stops between steps (a running DuckDB
+ *   query of the run is interrupted) and never after its commit started: it
+ *   records a `cancelled` metrics row and throws `CANCELLED`, whose message
+ *   says truthfully whether the table is unchanged.
  */
 import { randomUUID } from 'node:crypto';
 import type { TableEntry, TableName } from '../catalog/metastore.js';
@@ -69,6 +76,7 @@ import {
   pipelineSql,
   resolvePipeline,
 } from './pipeline-definition.js';
+import { PipelineLease, type PipelineLeaseOptions } from './pipeline-lease.js';
 import { pipelineQuery } from './pipeline-query.js';
 import { type PipelineState, pipelineStateMetadata, readPipelineState } from './pipeline-state.js';
 import { RunScope } from './run-scope.js';
@@ -100,6 +108,17 @@ export interface RunPipelineOptions {
   /** Recompute the whole table even when an incremental run is possible. */
   readonly full?: boolean;
   readonly onProgress?: (progress: RunProgress) => void;
+  /**
+   * Cancels the run (Ctrl-C): it stops between steps, or interrupts the DuckDB query it is
+   * running, unless its commit has started. Its reason, when a string (`SIGINT`), is kept in the
+   * `CANCELLED` error's context as `signal`.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * How the run takes its pipeline's lease (default: wait for a run holding it, 30 s TTL);
+   * `false` runs without one, for callers that serialise runs themselves.
+   */
+  readonly lease?: PipelineLeaseOptions | false;
 }
 
 /** What a successful run did. */
@@ -184,6 +203,41 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
   const progress = options.onProgress ?? (() => undefined);
   const seconds = () => (performance.now() - started) / 1000;
 
+  const userSignal = options.signal;
+  let lease: PipelineLease | undefined;
+  if (options.lease !== false) {
+    try {
+      lease = await PipelineLease.acquire({
+        ...options.lease,
+        metastore: engine.metastore,
+        pipeline: definition.name,
+        featureTable,
+        runId,
+        ...(userSignal ? { signal: userSignal } : {}),
+      });
+    } catch (error) {
+      if (!userSignal?.aborted) throw error;
+      const version = await currentVersion(engine, outputName);
+      throw cancelled(
+        definition.name,
+        featureTable,
+        version,
+        version,
+        userSignal,
+        'while waiting for another run',
+      );
+    }
+  }
+  const signals = [userSignal, lease?.lost].filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
+  const versionAtStart = await currentVersion(engine, outputName);
+  const committing = { started: false };
+  // Interrupt the run's running query at once; a commit that has started is let finish.
+  const interrupt = () => {
+    if (!committing.started) engine.connection.interrupt();
+  };
+  signal?.addEventListener('abort', interrupt, { once: true });
+
   const decided: { mode?: 'full' | 'incremental' } = {};
   let computed: Computed;
   let attempts = 0;
@@ -202,6 +256,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
           full: options.full === true,
           runId,
           progress,
+          checkpoint: () => signal?.throwIfAborted(),
+          committing,
         });
         break;
       } catch (error) {
@@ -211,6 +267,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       }
     }
   } catch (error) {
+    signal?.removeEventListener('abort', interrupt);
+    const isCancel = signal?.aborted === true && !(lease?.lost.aborted && !userSignal?.aborted);
     const cause = error instanceof Error ? error : new Error(String(error));
     progress({ phase: 'metrics' });
     const duration = seconds();
@@ -225,8 +283,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
       source_rows_read: 0,
       duration_seconds: duration,
       rows_per_second: 0,
-      status: 'failed',
-      error_message: cause.message,
+      status: isCancel ? 'cancelled' : 'failed',
+      error_message: isCancel ? 'cancelled' : cause.message,
       table_version: await currentVersion(engine, outputName),
     };
     let metricsNote = '';
@@ -235,7 +293,19 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     } catch (metricsError) {
       metricsNote = ` (and its metrics row could not be written: ${(metricsError as Error).message})`;
     }
+    await lease?.release();
     progress({ phase: 'metrics', done: true });
+    if (isCancel) {
+      throw cancelled(
+        definition.name,
+        featureTable,
+        versionAtStart,
+        row.table_version,
+        userSignal,
+        '',
+        metricsNote,
+      );
+    }
     throw new LarderError(
       'PIPELINE_FAILED',
       `pipeline "${definition.name}" failed: ${cause.message}${metricsNote}`,
@@ -248,6 +318,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunResul
     );
   }
 
+  signal?.removeEventListener('abort', interrupt);
+  await lease?.release();
   progress({ phase: 'metrics' });
   const duration = seconds();
   const rowsPerSecond = duration > 0 ? computed.entities / duration : 0;
@@ -310,16 +382,22 @@ interface RunContext {
   readonly progress: (progress: RunProgress) => void;
   /** Set once the run knows its mode (for the metrics row of a failure). */
   readonly decided: { mode?: 'full' | 'incremental' };
+  /** Throws if the run was cancelled: called between steps. */
+  readonly checkpoint: () => void;
+  /** Set just before the commit: from then on a cancel lets the run finish. */
+  readonly committing: { started: boolean };
 }
 
 /** What a run reads, computes and commits (everything but the metrics row). */
 async function compute(context: RunContext): Promise<Computed> {
   const { engine, definition } = context;
+  context.checkpoint();
   const scope = await RunScope.create(engine.connection);
   let sources: BoundSource[] = [];
   try {
     sources = await bindSources(engine, scope, context.projectDir, definition.sources);
     const columns = await describeBound(engine, definition, sources, 'full');
+    context.checkpoint();
     const { entry, created } = await ensureOutputTable({
       featureStore: context.store,
       config: context.config,
@@ -358,6 +436,7 @@ async function compute(context: RunContext): Promise<Computed> {
         }
       }
       context.decided.mode = reason === undefined ? 'incremental' : 'full';
+      context.checkpoint();
       if (reason !== undefined) {
         const result = await fullRun(run);
         return definition.incremental ? { ...result, reason } : result;
@@ -444,6 +523,7 @@ async function fullRun(run: Run): Promise<Computed> {
   });
   progress({ phase: 'read', rows: sourceRows, ...fileCounts(reads), done: true });
 
+  run.checkpoint();
   progress({ phase: 'compute' });
   const out = scope.table('output');
   await runStep(
@@ -453,10 +533,12 @@ async function fullRun(run: Run): Promise<Computed> {
   );
   const checked = await checkOutput(run, out);
   progress({ phase: 'compute', rows: checked.rows, done: true });
+  run.checkpoint();
 
   progress({ phase: 'write', rows: checked.rows });
   const state: PipelineState = { watermarks, runId: run.runId, mode: 'full', fingerprint: run.fingerprint };
   assertKeptTypes(run, checked);
+  startCommit(run);
   // The table takes the output's columns: new ones are added, those the SQL no longer outputs dropped.
   const { table, metrics } = await writeTable(run.snapshot, `SELECT * FROM ${out}`, {
     mode: 'overwrite',
@@ -589,6 +671,7 @@ async function incrementalRun(run: Run, state: PipelineState): Promise<Computed>
   }
   progress({ phase: 'read', rows: sourceRows, ...fileCounts(reads), done: true });
 
+  run.checkpoint();
   progress({ phase: 'compute' });
   const out = scope.table('output');
   const query = pipelineQuery(pipelineSql(definition, 'incremental'), relations, definition.name);
@@ -599,6 +682,7 @@ async function incrementalRun(run: Run, state: PipelineState): Promise<Computed>
   );
   const checked = await checkOutput(run, out);
   progress({ phase: 'compute', rows: checked.rows, done: true });
+  run.checkpoint();
 
   // Tombstones: the affected entities' rows of the table that the new output lacks.
   progress({ phase: 'write', rows: checked.rows });
@@ -634,6 +718,7 @@ async function incrementalRun(run: Run, state: PipelineState): Promise<Computed>
     mode: 'incremental',
     fingerprint: run.fingerprint,
   };
+  startCommit(run);
   const { table, metrics } = await mergeTable(snapshot, {
     source: `SELECT *, false AS ${TOMBSTONE} FROM ${out} UNION ALL BY NAME SELECT *, true AS ${TOMBSTONE} FROM ${tombstones}`,
     on: pks,
@@ -659,6 +744,40 @@ async function incrementalRun(run: Run, state: PipelineState): Promise<Computed>
     rowsDeleted: m.numTargetRowsDeleted,
     watermarks,
   };
+}
+
+/** The last point a cancel stops the run at: from here on it commits. */
+function startCommit(run: Run): void {
+  run.checkpoint();
+  run.committing.started = true;
+}
+
+/** The `CANCELLED` error of a run, saying truthfully what became of the table. */
+function cancelled(
+  pipeline: string,
+  table: string,
+  before: number | null,
+  after: number | null,
+  signal: AbortSignal | undefined,
+  when: string,
+  note = '',
+): LarderError {
+  const state =
+    after === null
+      ? `table ${table} was not created`
+      : before === after
+        ? `table ${table} unchanged at version ${after}`
+        : `table ${table} is at version ${after}: its commit landed before the cancel`;
+  return new LarderError(
+    'CANCELLED',
+    `${state} (run of pipeline "${pipeline}" cancelled${when ? ` ${when}` : ''})${note}`,
+    {
+      pipeline,
+      table,
+      ...(after !== null ? { version: after } : {}),
+      ...(typeof signal?.reason === 'string' ? { signal: signal.reason } : {}),
+    },
+  );
 }
 
 interface CheckedOutput {

@@ -71,6 +71,23 @@ describe('SqlSession', () => {
     expect(isLarderError(after, 'SQL_ERROR')).toBe(true);
   });
 
+  it('reads backticked names as Spark does: a doubled backtick is one backtick', async () => {
+    const result = await session.execute('SELECT 1 AS `a``b`; SELECT 2 AS `x y`, 3 AS `tick``` -- `');
+    expect(result.columns.map((c) => c.name)).toEqual(['x y', 'tick`']);
+  });
+
+  it('refuses an unclosed backtick anywhere in a script before running any of it', async () => {
+    const error = await session
+      .executeAll('CREATE TEMP TABLE s_tick (a INT);\nSELECT a AS `never closed FROM s_tick')
+      .catch((e: unknown) => e);
+    expect(isLarderError(error, 'SQL_ERROR')).toBe(true);
+    expect((error as Error).message).toMatch(
+      /line 2, column 13: .*`never closed FROM s_tick is never closed/,
+    );
+    const ran = await session.execute('SELECT count(*) FROM s_tick').catch((e: unknown) => e);
+    expect(isLarderError(ran, 'SQL_ERROR')).toBe(true);
+  });
+
   it('refuses an empty script', async () => {
     const error = await session.execute(' ; -- nothing\n').catch((e: unknown) => e);
     expect(isLarderError(error, 'INVALID_ARGUMENT')).toBe(true);

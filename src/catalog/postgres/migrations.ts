@@ -115,6 +115,21 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = Object.freeze([
       );
     `,
   },
+  {
+    version: 3,
+    name: 'leases',
+    sql: `
+      -- Who holds a piece of work (a pipeline's runs) and until when (ms since the epoch).
+      CREATE TABLE leases (
+        name TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        acquired_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        CONSTRAINT leases_pkey PRIMARY KEY (name)
+      );
+    `,
+  },
 ]);
 
 /** What `migrate` did: the version found and the version left. */

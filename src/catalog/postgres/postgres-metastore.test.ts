@@ -56,6 +56,7 @@ describe('PostgreSQL metastore', () => {
     expect(rows.map((r) => r.table_name)).toEqual([
       'catalogs',
       'feature_tables',
+      'leases',
       'schema_migrations',
       'schemas',
       'table_features',

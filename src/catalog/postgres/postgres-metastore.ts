@@ -23,6 +23,8 @@ import { isLarderError, LarderError } from '../../errors.js';
 import {
   assertAbsoluteLocation,
   type FeatureTableInfo,
+  type Lease,
+  type LeaseAttempt,
   type ListFilter,
   type Metastore,
   type NewTable,
@@ -90,6 +92,25 @@ interface ViewRow {
   readonly name: string;
   readonly sql: string;
   readonly created_at: string;
+}
+
+interface LeaseRow {
+  readonly name: string;
+  readonly holder: string;
+  readonly owner: string;
+  /** BIGINT comes back as a string. */
+  readonly acquired_at: string;
+  readonly expires_at: string;
+}
+
+function leaseOf(row: LeaseRow): Lease {
+  return Object.freeze({
+    name: row.name,
+    holder: row.holder,
+    owner: row.owner,
+    acquiredAt: new Date(Number(row.acquired_at)),
+    expiresAt: new Date(Number(row.expires_at)),
+  });
 }
 
 interface SchemaRow {
@@ -410,6 +431,49 @@ export class PostgresMetastore implements Metastore {
       `drop view ${tableFullName(n)}`,
       `DELETE FROM ${this.#q}.views WHERE catalog = $1 AND schema = $2 AND name = $3 RETURNING 1`,
       [n.catalog, n.schema, n.table],
+    );
+    return rows.length > 0;
+  }
+
+  async acquireLease(name: string, holder: string, owner: string, ttlMs: number): Promise<LeaseAttempt> {
+    // One statement: the upsert takes the lease only when it is free, lapsed or already the
+    // holder's; the row lock it takes makes two callers at once apply one after the other.
+    const rows = await this.#query<LeaseRow>(
+      `acquire lease ${name}`,
+      `WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT AS now)
+       INSERT INTO ${this.#q}.leases AS l (name, holder, owner, acquired_at, expires_at)
+       SELECT $1, $2, $3, now, now + $4 FROM clock
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, owner = excluded.owner,
+         acquired_at = CASE WHEN l.holder = excluded.holder THEN l.acquired_at ELSE excluded.acquired_at END,
+         expires_at = excluded.expires_at
+       WHERE l.holder = excluded.holder OR l.expires_at <= excluded.acquired_at
+       RETURNING l.*`,
+      [name, holder, owner, ttlMs],
+    );
+    if (rows[0]) return { acquired: true, lease: leaseOf(rows[0]) };
+    const held = await this.#query<LeaseRow>(
+      `read lease ${name}`,
+      `SELECT * FROM ${this.#q}.leases WHERE name = $1`,
+      [name],
+    );
+    return { acquired: false, lease: held[0] ? leaseOf(held[0]) : undefined };
+  }
+
+  async renewLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    const rows = await this.#query(
+      `renew lease ${name}`,
+      `UPDATE ${this.#q}.leases SET expires_at = (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT + $3
+       WHERE name = $1 AND holder = $2 RETURNING 1`,
+      [name, holder, ttlMs],
+    );
+    return rows.length > 0;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    const rows = await this.#query(
+      `release lease ${name}`,
+      `DELETE FROM ${this.#q}.leases WHERE name = $1 AND holder = $2 RETURNING 1`,
+      [name, holder],
     );
     return rows.length > 0;
   }

@@ -110,6 +110,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = Object.freeze([
       );
     `,
   },
+  {
+    version: 3,
+    name: 'leases',
+    sql: `
+      -- Who holds a piece of work (a pipeline's runs) and until when (ms since the epoch).
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        acquired_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
 ]);
 
 /** What `migrate` did: the version found and the version left. */

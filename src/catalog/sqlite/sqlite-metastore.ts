@@ -24,6 +24,8 @@ import { isLarderError, LarderError } from '../../errors.js';
 import {
   assertAbsoluteLocation,
   type FeatureTableInfo,
+  type Lease,
+  type LeaseAttempt,
   type ListFilter,
   type Metastore,
   type NewTable,
@@ -108,6 +110,24 @@ interface SchemaRow {
 }
 
 type Statement = BetterSqlite3.Statement<unknown[], unknown>;
+
+interface LeaseRow {
+  readonly name: string;
+  readonly holder: string;
+  readonly owner: string;
+  readonly acquired_at: number;
+  readonly expires_at: number;
+}
+
+function leaseOf(row: LeaseRow): Lease {
+  return Object.freeze({
+    name: row.name,
+    holder: row.holder,
+    owner: row.owner,
+    acquiredAt: new Date(row.acquired_at),
+    expiresAt: new Date(row.expires_at),
+  });
+}
 
 /**
  * @example
@@ -377,6 +397,46 @@ export class SqliteMetastore implements Metastore {
         n.schema,
         n.table,
       );
+      return result.changes > 0;
+    });
+  }
+
+  async acquireLease(name: string, holder: string, owner: string, ttlMs: number): Promise<LeaseAttempt> {
+    return this.#write(`acquire lease ${name}`, () => {
+      const now = Date.now();
+      const current = this.#statement('SELECT * FROM leases WHERE name = ?').get(name) as
+        | LeaseRow
+        | undefined;
+      if (current && current.holder !== holder && current.expires_at > now) {
+        return { acquired: false, lease: leaseOf(current) };
+      }
+      const acquiredAt = current?.holder === holder ? current.acquired_at : now;
+      this.#statement(
+        `INSERT INTO leases (name, holder, owner, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, owner = excluded.owner,
+           acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
+      ).run(name, holder, owner, acquiredAt, now + ttlMs);
+      return {
+        acquired: true,
+        lease: leaseOf({ name, holder, owner, acquired_at: acquiredAt, expires_at: now + ttlMs }),
+      };
+    });
+  }
+
+  async renewLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.#write(`renew lease ${name}`, () => {
+      const result = this.#statement('UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?').run(
+        Date.now() + ttlMs,
+        name,
+        holder,
+      );
+      return result.changes > 0;
+    });
+  }
+
+  async releaseLease(name: string, holder: string): Promise<boolean> {
+    return this.#write(`release lease ${name}`, () => {
+      const result = this.#statement('DELETE FROM leases WHERE name = ? AND holder = ?').run(name, holder);
       return result.changes > 0;
     });
   }

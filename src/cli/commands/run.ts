@@ -1,9 +1,14 @@
 /**
- * `larder run <pipeline> [--full] [-C dir] [--json]`: run a pipeline of
- * `larder.config.ts` (incrementally when it can, fully with `--full`),
- * showing its progress on stderr, then print what it did: a summary, or the
- * run's JSON. A failed run exits 1 with `error [PIPELINE_FAILED]: …` (its
- * failure is recorded in the metrics table too).
+ * `larder run <pipeline> [--full] [--no-wait] [-C dir] [--json]`: run a
+ * pipeline of `larder.config.ts` (incrementally when it can, fully with
+ * `--full`), showing its progress on stderr, then print what it did: a
+ * summary, or the run's JSON. A failed run exits 1 with
+ * `error [PIPELINE_FAILED]: …` (its failure is recorded in the metrics table
+ * too). While another run of the pipeline holds its lease, the command waits
+ * for it, saying who holds it (`--no-wait`: exits 1 with `PIPELINE_BUSY`).
+ * Ctrl-C (SIGINT) or SIGTERM cancels the run between steps: it prints
+ * `cancelled: table … unchanged at version N`, records a `cancelled` row and
+ * exits 130; a second Ctrl-C stops the process at once.
  */
 import { Command } from 'commander';
 import type { RunProgress, RunResult } from '../../pipelines/run-pipeline.js';
@@ -12,7 +17,11 @@ interface RunCommandOptions {
   readonly project?: string;
   readonly full: boolean;
   readonly json: boolean;
+  readonly wait: boolean;
 }
+
+/** Environment variable: the lease TTL in ms (default 30 s); short TTLs serve tests. */
+const LEASE_TTL_ENV = 'LARDER_LEASE_TTL_MS';
 
 const PHASES: readonly RunProgress['phase'][] = ['read', 'compute', 'write', 'metrics'];
 const PHASE_TEXT: Readonly<Record<RunProgress['phase'], string>> = {
@@ -35,11 +44,16 @@ export function runCommand(): Command {
     .option('-C, --project <dir>', 'project folder, holding larder.config.ts (default: the current folder)')
     .option('--full', 'recompute the whole table', false)
     .option('--json', 'print the run as JSON', false)
+    .option(
+      '--no-wait',
+      'fail with PIPELINE_BUSY instead of waiting when another run of the pipeline is running',
+    )
     .addHelpText(
       'after',
       `
 Every run, success or failure, adds a row to <catalog>.<schema>.feature_computation_metrics
-(see \`larder runs\`).
+(see \`larder runs\`). Ctrl-C cancels a run cleanly (exit 130). ${LEASE_TTL_ENV} sets how long a
+killed run's lease blocks the next run (ms, default 30000).
 
 Examples:
   $ larder run customer_features
@@ -54,9 +68,33 @@ Examples:
       const project = await openCliProject(options.project, { requireConfig: true });
       const loaded = project.loaded;
       const progress = createProgress({ label: pipeline, total: PHASES.length, unit: 'steps' });
+      const ttl = process.env[LEASE_TTL_ENV];
+      const cancel = new AbortController();
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (cancel.signal.aborted) {
+          // A second Ctrl-C: the user wants out now; the default action ends the process.
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+          process.kill(process.pid, signal);
+          return;
+        }
+        progress.log(`${pipeline}: cancelling (${signal}); press Ctrl-C again to stop at once`);
+        cancel.abort(signal);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       let result: RunResult;
       try {
         result = await runPipeline({
+          signal: cancel.signal,
+          lease: {
+            wait: options.wait,
+            ...(ttl !== undefined && Number(ttl) > 0 ? { ttlMs: Number(ttl) } : {}),
+            onWait: (holder) =>
+              progress.log(
+                `${pipeline}: waiting for the run held by ${holder.owner} (since ${holder.acquiredAt.toISOString()})`,
+              ),
+          },
           featureStore: project.featureStore,
           projectDir: loaded.projectDir,
           config: loaded.config,
@@ -74,10 +112,15 @@ Examples:
         });
         progress.stop(`${pipeline}: ${result.mode} run done in ${result.durationSeconds.toFixed(2)} s`);
       } catch (error) {
-        progress.stop(`${pipeline}: failed`);
+        progress.stop(`${pipeline}: ${cancel.signal.aborted ? 'cancelled' : 'failed'}`);
         throw error;
       } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
         await project.close();
+      }
+      if (cancel.signal.aborted) {
+        progress.log(`${pipeline}: the run had already committed when it was cancelled`);
       }
       process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatRun(result));
     });

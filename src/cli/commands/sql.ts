@@ -9,6 +9,7 @@
  * the last one, so their output stays one valid document.
  */
 import { Command, Option } from 'commander';
+import { LarderError } from '../../errors.js';
 import { RESULT_FORMATS, type ResultFormat } from '../../sql/format-result.js';
 
 interface SqlCommandOptions {
@@ -35,6 +36,15 @@ Examples:
     )
     .action(async (statement: string, options: SqlCommandOptions) => {
       const sql = statement === '-' ? await readStdin() : statement;
+      const { splitStatements } = await import('../../engine/sql-tokenizer.js');
+      // Checked before the project opens: an empty run must not pass for a successful one.
+      if (splitStatements(sql).length === 0) {
+        throw new LarderError(
+          'INVALID_ARGUMENT',
+          `larder sql was given no SQL statement (${statement === '-' ? 'standard input' : 'the argument'} is empty or only comments)`,
+          { field: 'statement', hint: 'pass a statement, e.g. larder sql "SHOW TABLES"' },
+        );
+      }
       // Loaded here, not at the top, so `larder --help` does not start DuckDB.
       const { SqlSession } = await import('../../sql/sql-session.js');
       const { formatResult } = await import('../../sql/format-result.js');

@@ -4,6 +4,7 @@
  * Field names follow the protocol exactly, so an action serialises to the
  * line Spark would write. Readers ignore unknown fields and unknown actions.
  */
+import { canonicalFilePath } from '../storage/data-file-path.js';
 
 /** `protocol`: the reader and writer versions (and features at 3 / 7). */
 export interface Protocol {
@@ -157,10 +158,18 @@ export interface CommitActions {
   readonly domainMetadata: readonly DomainMetadata[];
 }
 
-/** The key of a file in the table: its path plus its deletion vector's id. */
-export function fileKey(action: { path: string; deletionVector?: DeletionVectorDescriptor | null }): string {
+/**
+ * The key of a file in the table: its path plus its deletion vector's id.
+ * With the table's `root`, the path is canonical (`canonicalFilePath`), so a
+ * remove written as a URI matches the add written as a relative path.
+ */
+export function fileKey(
+  action: { path: string; deletionVector?: DeletionVectorDescriptor | null },
+  root?: string,
+): string {
+  const p = root === undefined ? action.path : canonicalFilePath(root, action.path);
   const dv = action.deletionVector;
-  return dv ? `${action.path}\u0000${dv.storageType}${dv.pathOrInlineDv}@${dv.offset ?? ''}` : action.path;
+  return dv ? `${p}\u0000${dv.storageType}${dv.pathOrInlineDv}@${dv.offset ?? ''}` : p;
 }
 
 /** Serialise actions as the lines of a commit file. */

@@ -27,7 +27,7 @@ export function advanceSnapshot(
   timestamp: number,
 ): Snapshot {
   if (commits.length === 0) return snapshot;
-  const state = LogState.of(snapshot);
+  const state = LogState.of(snapshot.root, snapshot);
   let expected = snapshot.version + 1;
   for (const commit of commits) {
     if (commit.version !== expected) {

@@ -91,8 +91,9 @@ export async function readCheckpoint(
     for (const row of rows) {
       if (row.add) add.push(normalizeAdd(parse(row.add)));
       else if (row.remove) remove.push(normalizeRemove(parse(row.remove)));
-      else if (row.metaData) metaData = normalizeMetadata(parse(row.metaData));
-      else if (row.protocol) protocol = stripNulls(parse(row.protocol)) as unknown as Protocol;
+      else if (row.metaData) metaData = normalizeMetadata(parse(row.metaData)) ?? metaData;
+      else if (row.protocol)
+        protocol = (nonEmpty(stripNulls(parse(row.protocol))) as Protocol | undefined) ?? protocol;
       else if (row.txn) txn.push(stripNulls(parse(row.txn)) as unknown as Txn);
       else if (row.domainMetadata)
         domainMetadata.push(stripNulls(parse(row.domainMetadata)) as unknown as DomainMetadata);
@@ -108,8 +109,17 @@ export async function readCheckpoint(
   } catch (error) {
     throw corrupt((error as Error).message, error);
   }
-  if (!protocol) throw corrupt('has no protocol action');
+  // A row whose action struct is present but empty (every field null) is no action either.
+  if (
+    !protocol ||
+    typeof protocol.minReaderVersion !== 'number' ||
+    typeof protocol.minWriterVersion !== 'number'
+  )
+    throw corrupt(
+      protocol ? 'has a protocol action without reader and writer versions' : 'has no protocol action',
+    );
   if (!metaData) throw corrupt('has no metaData action');
+  if (typeof metaData.schemaString !== 'string') throw corrupt('has a metaData action without schemaString');
   if (v2.sidecars.length > 0) {
     const files = v2.sidecars.map((s) => s.name);
     const times = await Promise.all(files.map((name) => store.modificationTime(name)));
@@ -248,6 +258,11 @@ function parse(json: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** The object, or `undefined` when it has no field (a struct of nulls). */
+function nonEmpty(value: Record<string, unknown>): Record<string, unknown> | undefined {
+  return Object.keys(value).length > 0 ? value : undefined;
+}
+
 /** Delete the `null` fields of an object (the checkpoint's empty struct fields), in place. */
 function stripNulls(value: Record<string, unknown>): Record<string, unknown> {
   for (const key of Object.keys(value)) if (value[key] === null) delete value[key];
@@ -283,12 +298,13 @@ function normalizeRemove(raw: Record<string, unknown>): Remove {
   return remove as unknown as Remove;
 }
 
-function normalizeMetadata(raw: Record<string, unknown>): Metadata {
+/** The metadata of a `metaData` row; `undefined` for a struct of nulls (no action). */
+function normalizeMetadata(raw: Record<string, unknown>): Metadata | undefined {
   const m = stripNulls(raw);
+  if (Object.keys(m).length === 0) return undefined;
   m.configuration ??= {};
   m.partitionColumns ??= [];
   const format = (m.format ?? {}) as Record<string, unknown>;
   m.format = { ...format, provider: format.provider ?? 'parquet', options: format.options ?? {} };
-  if (typeof m.schemaString !== 'string') throw new Error('the metaData action has no schemaString');
   return m as unknown as Metadata;
 }

@@ -6,8 +6,9 @@
  *
  * Rules, per commit in version order:
  * - the last `protocol` and `metaData` win;
- * - removes first, then adds; files are keyed by path and deletion-vector
- *   id, so an add with a deletion vector replaces the same path without one
+ * - removes first, then adds; files are keyed by canonical path (relative
+ *   to the table root, decoded: `file:` URIs, absolute and relative forms of
+ *   one file are one key) and deletion-vector id, so an add with a deletion vector replaces the same path without one
  *   only together with the remove of it; a remove without a deletion vector
  *   removes its path whatever the live file's deletion vector;
  * - an add of a path clears its tombstone, a remove records one;
@@ -15,6 +16,7 @@
  * - `domainMetadata` with `removed: true` drops the domain, otherwise the last one wins.
  */
 import { LarderError } from '../../errors.js';
+import { canonicalFilePath } from '../storage/data-file-path.js';
 import {
   type Add,
   type CommitActions,
@@ -37,21 +39,27 @@ export class LogState {
   readonly #txns = new Map<string, Txn>();
   readonly #domains = new Map<string, DomainMetadata>();
   #lastCommitInfo: CommitInfo | undefined;
+  /** The table root, against which paths are canonicalised. */
+  readonly #root: string;
+
+  private constructor(root: string) {
+    this.#root = root;
+  }
 
   /**
    * The state of a checkpoint (its actions as one commit), of a snapshot, or empty.
    *
    * @example
-   * const state = LogState.of(checkpointActions);
+   * const state = LogState.of(store.root, checkpointActions);
    * for (const commit of commits) state.apply(commit);
    */
-  static of(base?: CommitActions | Snapshot): LogState {
-    const state = new LogState();
+  static of(root: string, base?: CommitActions | Snapshot): LogState {
+    const state = new LogState(root);
     if (base instanceof Snapshot) {
       state.#protocol = base.protocol;
       state.#metadata = base.metadata;
-      for (const a of base.files) state.#files.set(fileKey(a), a);
-      for (const r of base.tombstones) state.#tombstones.set(fileKey(r), r);
+      for (const a of base.files) state.#files.set(fileKey(a, root), a);
+      for (const r of base.tombstones) state.#tombstones.set(fileKey(r, root), r);
       for (const [appId, t] of base.txns) state.#txns.set(appId, t);
       for (const [domain, d] of base.domainMetadata) state.#domains.set(domain, d);
     } else if (base) {
@@ -74,15 +82,18 @@ export class LogState {
   apply(commit: CommitActions): void {
     if (commit.protocol) this.#protocol = commit.protocol;
     if (commit.metaData) this.#metadata = commit.metaData;
+    const root = this.#root;
     for (const r of commit.remove) {
-      const key = fileKey(r);
+      const key = fileKey(r, root);
       if (!this.#files.delete(key) && !r.deletionVector) {
-        for (const [k, a] of this.#files) if (a.path === r.path) this.#files.delete(k);
+        // The live file may carry a deletion vector: its key is the path plus the vector's id.
+        const p = canonicalFilePath(root, r.path);
+        for (const [k, a] of this.#files) if (canonicalFilePath(root, a.path) === p) this.#files.delete(k);
       }
       this.#tombstones.set(key, r);
     }
     for (const a of commit.add) {
-      const key = fileKey(a);
+      const key = fileKey(a, root);
       this.#files.set(key, a);
       this.#tombstones.delete(key);
     }
@@ -112,6 +123,13 @@ export class LogState {
         'CORRUPT_LOG',
         `table ${init.root} has no ${protocol ? 'metaData' : 'protocol'} action at version ${init.version}`,
         { table: init.root, version: init.version },
+      );
+    }
+    if (typeof metadata.schemaString !== 'string') {
+      throw new LarderError(
+        'CORRUPT_LOG',
+        `table ${init.root} has no schema at version ${init.version}: its last metaData action has no schemaString`,
+        { table: init.root, version: init.version, hint: 'the log was written by a broken writer or edited' },
       );
     }
     assertReadable(protocol, init.root);

@@ -1,6 +1,7 @@
-import { mkdtemp, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, run, sqlString } from '../../duckdb/duckdb.js';
 import { isLarderError, type LarderError } from '../../errors.js';
@@ -288,6 +289,105 @@ describe('log replay', () => {
       expect(error.message).toContain(checkpointFileName(2));
     });
 
+    describe('a checkpoint lacking the protocol or metaData action', () => {
+      /** Rewrite the parquet checkpoint files `names` of version 2 keeping the rows `where` accepts. */
+      async function rewrite(sources: readonly string[], targets: readonly string[], select: string) {
+        const connection = await connect();
+        try {
+          for (const [i, target] of targets.entries()) {
+            const list = sources.map((n) => sqlString(store.pathOf(n))).join(', ');
+            const sql = select.replaceAll('$src', `read_parquet([${list}])`).replaceAll('$part', String(i));
+            await run(
+              connection,
+              `COPY (${sql}) TO ${sqlString(`${store.pathOf(target)}.tmp`)} (FORMAT parquet)`,
+            );
+          }
+        } finally {
+          connection.closeSync();
+        }
+        for (const target of targets) {
+          await store.put(target, await readFile(`${store.pathOf(target)}.tmp`));
+          await unlink(`${store.pathOf(target)}.tmp`);
+        }
+      }
+
+      /** The error of loading the table once the commits the checkpoint replaces are gone. */
+      async function errorWithoutCommits(): Promise<LarderError> {
+        for (const v of [0, 1, 2]) await unlink(store.pathOf(commitFileName(v)));
+        return failure(loadSnapshot(store));
+      }
+
+      const multiPart = [1, 2].map(
+        (i) => `${String(2).padStart(20, '0')}.checkpoint.${String(i).padStart(10, '0')}.0000000002.parquet`,
+      );
+
+      for (const missing of ['metaData', 'protocol'] as const) {
+        it(`names a classic checkpoint and its missing ${missing} action`, async () => {
+          await table(2);
+          await writeCheckpoint(store, await loadSnapshot(store));
+          await rewrite(
+            [checkpointFileName(2)],
+            [checkpointFileName(2)],
+            `SELECT * FROM $src WHERE "${missing}" IS NULL`,
+          );
+          const error = await errorWithoutCommits();
+          expect(error.code).toBe('CORRUPT_LOG');
+          expect(error.message).toContain(checkpointFileName(2));
+          expect(error.message).toContain(`has no ${missing} action`);
+          expect(error.context.file).toBe(checkpointFileName(2));
+        });
+
+        it(`names a multi-part checkpoint and its missing ${missing} action`, async () => {
+          await table(2);
+          await writeCheckpoint(store, await loadSnapshot(store));
+          const classic = checkpointFileName(2);
+          await rewrite(
+            [classic],
+            multiPart,
+            `SELECT * EXCLUDE (__n) FROM (SELECT *, row_number() OVER () AS __n FROM $src WHERE "${missing}" IS NULL) WHERE __n % 2 = $part`,
+          );
+          await unlink(store.pathOf(classic));
+          const error = await errorWithoutCommits();
+          expect(error.code).toBe('CORRUPT_LOG');
+          expect(error.message).toContain(multiPart[0]);
+          expect(error.message).toContain(`has no ${missing} action`);
+        });
+
+        it(`names a UUID-named JSON checkpoint and its missing ${missing} action`, async () => {
+          const t = await table(2);
+          const s = t.snapshot;
+          const name = `${String(2).padStart(20, '0')}.checkpoint.3f1c2a9e-5b7d-4e0f-9a1b-2c3d4e5f6a7b.json`;
+          const lines = [
+            { checkpointMetadata: { version: 2 } },
+            ...(missing === 'protocol' ? [] : [{ protocol: s.protocol }]),
+            ...(missing === 'metaData' ? [] : [{ metaData: s.metadata }]),
+            ...s.files.map((add) => ({ add })),
+          ];
+          await store.put(name, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+          const error = await errorWithoutCommits();
+          expect(error.code).toBe('CORRUPT_LOG');
+          expect(error.message).toContain(name);
+          expect(error.message).toContain(`has no ${missing} action`);
+        });
+      }
+
+      it('takes an action struct of nulls as no action, not as a schema to parse', async () => {
+        await table(2);
+        await writeCheckpoint(store, await loadSnapshot(store));
+        // The metaData row keeps its struct, with every field null.
+        await rewrite(
+          [checkpointFileName(2)],
+          [checkpointFileName(2)],
+          `SELECT * REPLACE (CASE WHEN "metaData" IS NULL THEN NULL ELSE {'id': NULL::VARCHAR, 'schemaString': NULL::VARCHAR} END AS "metaData") FROM $src`,
+        );
+        const error = await errorWithoutCommits();
+        expect(error.code).toBe('CORRUPT_LOG');
+        expect(error.message).toContain(checkpointFileName(2));
+        expect(error.message).toContain('has no metaData action');
+        expect(error.message).not.toContain('not valid JSON');
+      });
+    });
+
     describe('multi-part', () => {
       const part = (i: number) =>
         `${String(3).padStart(20, '0')}.checkpoint.${String(i).padStart(10, '0')}.0000000002.parquet`;
@@ -524,6 +624,59 @@ describe('log replay', () => {
       s = await loadSnapshot(store);
       expect(s.files).toEqual([]);
       expect(s.numRecords).toBe(0);
+    });
+
+    it('matches a remove to its add whatever form of the path either is written in', async () => {
+      // One data file per id: a file read by mistake shows up as its id.
+      const connection = await connect();
+      const onDisk = [
+        'a.parquet',
+        'b c.parquet',
+        'd.parquet',
+        'e.parquet',
+        'sub dir/f%g.parquet',
+        'keep.parquet',
+      ];
+      try {
+        await mkdir(join(root, 'sub dir'), { recursive: true });
+        for (const [i, name] of onDisk.entries()) {
+          await run(
+            connection,
+            `COPY (SELECT ${i + 1}::BIGINT AS id) TO ${sqlString(join(root, name))} (FORMAT parquet)`,
+          );
+        }
+      } finally {
+        connection.closeSync();
+      }
+      const uri = (name: string) => pathToFileURL(join(root, name)).href; // file:///…
+      await commit(1, [
+        { add: file('a.parquet') },
+        { add: file('b%20c.parquet') },
+        { add: file(uri('d.parquet')) },
+        { add: file(join(root, 'e.parquet')) },
+        { add: file('sub%20dir/f%25g.parquet') },
+        { add: file('keep.parquet') },
+      ]);
+      await commit(2, [
+        // file:/… (one slash), file:///…, a plain relative path, a relative path with a dot segment.
+        { remove: tombstone(`file:${join(root, 'a.parquet')}`) },
+        { remove: tombstone(uri('b c.parquet')) },
+        { remove: tombstone('d.parquet') },
+        { remove: tombstone('./e.parquet') },
+        { remove: tombstone(`file://${join(root, 'sub%20dir', 'f%25g.parquet')}`) },
+      ]);
+      const json = await loadSnapshot(store);
+      expect(json.files.map((f) => f.path)).toEqual(['keep.parquet']);
+      expect(await ids(json)).toEqual([6]);
+      await writeCheckpoint(store, json);
+      const fromCheckpoint = await loadSnapshot(store);
+      expect(fromCheckpoint.checkpointVersion).toBe(2);
+      expect(await ids(fromCheckpoint)).toEqual([6]);
+      // An add in URI form after a relative remove brings the file back once, not twice.
+      await commit(3, [{ add: file(uri('a.parquet')) }, { remove: tombstone('keep.parquet') }]);
+      const again = await loadSnapshot(store);
+      expect(await ids(again)).toEqual([1]);
+      expect(again.tombstones.map((t) => t.path)).not.toContain(`file:${join(root, 'a.parquet')}`);
     });
 
     it('keeps the latest txn per application and drops removed domains', async () => {

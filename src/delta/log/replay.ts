@@ -353,7 +353,7 @@ async function replay(store: LogStore, listing: LogListing, target: number): Pro
       }
       if (!base) continue;
     }
-    const state = LogState.of(base);
+    const state = LogState.of(store.root, base);
     for (const c of await Promise.all(versions.map(commit))) state.apply(c);
     return state.toSnapshot({
       root: store.root,

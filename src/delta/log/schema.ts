@@ -21,6 +21,8 @@ export type PrimitiveTypeName =
   | 'timestamp'
   | 'timestamp_ntz'
   | 'void'
+  /** Semi-structured (feature `variantType`); read as its JSON text. */
+  | 'variant'
   | `decimal(${number},${number})`;
 
 export interface ArrayType {
@@ -64,6 +66,7 @@ const PRIMITIVES = new Set([
   'timestamp',
   'timestamp_ntz',
   'void',
+  'variant',
 ]);
 
 const DECIMAL = /^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$/;
@@ -165,6 +168,9 @@ export function toDuckDBType(type: DataType): string {
         return 'TIMESTAMP';
       case 'void':
         return 'INTEGER';
+      case 'variant':
+        // Read as JSON text (scan/variant-decoder.ts); stored as STRUCT(metadata BLOB, value BLOB).
+        return 'VARCHAR';
       default: {
         const decimal = DECIMAL.exec(type);
         if (decimal) return `DECIMAL(${decimal[1]},${decimal[2]})`;

@@ -8,14 +8,19 @@ import { LarderError } from '../../errors.js';
 import type { Add, DomainMetadata, Metadata, Protocol, Remove, Txn } from './actions.js';
 import { type ColumnMappingMode, parseSchema, type StructType } from './schema.js';
 import { fileStats } from './stats.js';
+import { assertTypeChangesReadable } from './type-widening.js';
 
 /** Reader features Larder implements. Any other reader feature is refused. */
 export const SUPPORTED_READER_FEATURES: ReadonlySet<string> = new Set([
   'columnMapping',
   'deletionVectors',
   'timestampNtz',
+  'typeWidening',
+  'typeWidening-preview',
   'vacuumProtocolCheck',
   'v2Checkpoint',
+  'variantType',
+  'variantType-preview',
 ]);
 
 /** A commit in the log segment of a snapshot: version and commit timestamp (ms). */
@@ -62,6 +67,7 @@ export class Snapshot {
     this.protocol = Object.freeze({ ...init.protocol });
     this.metadata = Object.freeze({ ...init.metadata });
     this.schema = parseSchema(init.metadata.schemaString);
+    assertTypeChangesReadable(this.schema, init.root);
     this.files = Object.freeze([...init.files]);
     this.tombstones = Object.freeze([...init.tombstones]);
     this.txns = init.txns;

@@ -20,6 +20,7 @@
  *   (the clustering protocol features and the `delta.clustering` domain
  *   metadata, `clustering.ts`): a new clustered table is one commit.
  */
+
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { isLarderError, LarderError } from '../../errors.js';
@@ -32,6 +33,7 @@ import {
   schemaUsesType,
   serializeSchema,
 } from '../log/schema.js';
+import { ENABLE_TYPE_WIDENING, hasTypeChanges } from '../log/type-widening.js';
 import { LocalLogStore } from '../storage/local-log-store.js';
 import { type LogStore, parseLogName } from '../storage/log-store.js';
 import { Transaction } from '../transaction/transaction.js';
@@ -367,7 +369,10 @@ export function protocolFor(schema: StructType, properties: Readonly<Record<stri
   const mode = properties['delta.columnMapping.mode'];
   const columnMapping = mode === 'name' || mode === 'id';
   const constraints = Object.keys(properties).some((k) => k.toLowerCase().startsWith('delta.constraints.'));
-  if (deletionVectors || timestampNtz) {
+  // Databricks adds the feature when the property is set; a schema recording changes needs it too.
+  const typeWidening =
+    properties[ENABLE_TYPE_WIDENING] === 'true' || schema.fields.some((f) => hasTypeChanges(f));
+  if (deletionVectors || timestampNtz || typeWidening) {
     const readerFeatures: string[] = [];
     const writerFeatures = ['appendOnly', 'invariants'];
     if (constraints) writerFeatures.push('checkConstraints');
@@ -383,6 +388,10 @@ export function protocolFor(schema: StructType, properties: Readonly<Record<stri
     if (timestampNtz) {
       readerFeatures.push('timestampNtz');
       writerFeatures.push('timestampNtz');
+    }
+    if (typeWidening) {
+      readerFeatures.push('typeWidening');
+      writerFeatures.push('typeWidening');
     }
     return { minReaderVersion: 3, minWriterVersion: 7, readerFeatures, writerFeatures };
   }

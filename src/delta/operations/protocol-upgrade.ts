@@ -24,8 +24,11 @@ function readerFeatures(protocol: Protocol): readonly string[] {
 export function upgradedProtocol(current: Protocol, needed: Protocol): Protocol | undefined {
   const haveReader = new Set(readerFeatures(current));
   const haveWriter = new Set(writerFeatures(current));
-  const missingReader = readerFeatures(needed).filter((f) => !haveReader.has(f));
-  const missingWriter = writerFeatures(needed).filter((f) => !haveWriter.has(f));
+  // A table with the preview of a feature has the feature: adding its final name would lock out
+  // the readers of the preview for nothing.
+  const has = (have: ReadonlySet<string>, f: string) => have.has(f) || have.has(`${f}-preview`);
+  const missingReader = readerFeatures(needed).filter((f) => !has(haveReader, f));
+  const missingWriter = writerFeatures(needed).filter((f) => !has(haveWriter, f));
   const versionsCovered =
     current.minReaderVersion >= needed.minReaderVersion &&
     current.minWriterVersion >= needed.minWriterVersion;

@@ -10,7 +10,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { LarderError } from '../../errors.js';
-import { type Action, fileKey } from '../log/actions.js';
+import { type Action, type Add, fileKey } from '../log/actions.js';
 import { loadSnapshot, type SnapshotSelector } from '../log/replay.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { dataFileLocalPath } from '../storage/data-file-path.js';
@@ -68,10 +68,11 @@ export async function restoreTable(
   }
   const target = await loadSnapshot(store, { version: options.version, timestamp: options.timestamp });
 
-  const current = new Map(snapshot.files.map((f) => [fileKey(f), f]));
-  const wanted = new Map(target.files.map((f) => [fileKey(f), f]));
-  const toRemove = snapshot.files.filter((f) => !wanted.has(fileKey(f)));
-  const toRestore = target.files.filter((f) => !current.has(fileKey(f)));
+  const key = (f: Add) => fileKey(f, snapshot.root);
+  const current = new Map(snapshot.files.map((f) => [key(f), f]));
+  const wanted = new Map(target.files.map((f) => [key(f), f]));
+  const toRemove = snapshot.files.filter((f) => !wanted.has(key(f)));
+  const toRestore = target.files.filter((f) => !current.has(key(f)));
 
   await Promise.all(
     toRestore.map(async (f) => {

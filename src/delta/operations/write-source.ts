@@ -13,6 +13,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryJson, sqlIdent, sqlString } from '../../duckdb/duckdb.js';
 import { LarderError } from '../../errors.js';
 import { type DataType, type StructType, toDuckDBType } from '../log/schema.js';
+import { nestedColumnAtFault, rowsReadError, unfitRowValue } from './row-values.js';
 import type { InputColumn } from './schema-reconcile.js';
 
 /** A DuckDB query (SQL text) or an array of row objects keyed by column name. */
@@ -25,6 +26,13 @@ export interface PreparedSource {
   readonly columns: readonly InputColumn[];
   /** Remove temporary files (call when the write is over). */
   cleanup(): Promise<void>;
+  /**
+   * Row objects only, after a statement reading `sql` failed with `error`
+   * (call before `cleanup`): a `SCHEMA_MISMATCH` naming the table and, when
+   * a scalar value is at fault, the first such row (index, `keys` values),
+   * the column and the value.
+   */
+  explainFailure?(error: unknown, keys: readonly string[]): Promise<LarderError>;
 }
 
 export interface PrepareSourceOptions {
@@ -113,7 +121,7 @@ async function rowsSource(
   for (const row of rows) {
     for (const key of Object.keys(row)) if (!keys.has(key)) keys.set(key, key);
   }
-  const columns: { name: string; readType: string; select: string }[] = [];
+  const columns: { name: string; type: DataType; readType: string; select: string }[] = [];
   for (const key of keys.keys()) {
     const field =
       schema.fields.find((f) => f.name === key) ??
@@ -136,6 +144,7 @@ async function rowsSource(
     const binary = type === 'binary';
     columns.push({
       name: key,
+      type,
       readType: binary ? 'VARCHAR' : toDuckDBType(type),
       select: binary ? `from_base64(${sqlIdent(key)}) AS ${sqlIdent(key)}` : sqlIdent(key),
     });
@@ -156,8 +165,11 @@ async function rowsSource(
   const cleanup = async () => {
     await rm(dir, { recursive: true, force: true });
   };
+  const explainFailure = async (error: unknown, keys: readonly string[]) =>
+    (await unfitRowValue(connection, file, columns, keys, options.table)) ??
+    rowsReadError(error, options.table, await nestedColumnAtFault(connection, file, columns));
   try {
-    return { sql, columns: await describeColumns(connection, sql), cleanup };
+    return { sql, columns: await describeColumns(connection, sql), cleanup, explainFailure };
   } catch (error) {
     await cleanup();
     throw error;

@@ -21,6 +21,7 @@ import type { Add } from '../log/actions.js';
 import { type ColumnMappingMode, type DataType, physicalName, type StructType } from '../log/schema.js';
 import type { Snapshot } from '../log/snapshot.js';
 import { fileStats } from '../log/stats.js';
+import { typeChangesOf } from '../log/type-widening.js';
 import type { CompareOp, Literal, Predicate } from './predicate.js';
 
 /** A top-level column as pruning sees it. */
@@ -31,6 +32,8 @@ export interface PruneColumn {
   readonly physical: string;
   readonly type: DataType;
   readonly partition: boolean;
+  /** Whether stats bounds may be floats printed as shortest decimals (a float column, or one widened from float). */
+  readonly floatBounds: boolean;
 }
 
 /** The columns of a table, for resolving predicate column names. */
@@ -56,6 +59,8 @@ export function pruneContextOf(
       physical: physicalName(field, mode),
       type: field.type,
       partition: partitions.has(field.name),
+      // Files written before float → double widening keep float stats.
+      floatBounds: field.type === 'float' || typeChangesOf(field).some((c) => c.fromType === 'float'),
     });
     columns.set(field.name, column);
     if (!columnsLower.has(field.name.toLowerCase())) columnsLower.set(field.name.toLowerCase(), column);
@@ -429,7 +434,7 @@ function widen(
     case 'number': {
       // A float printed as its shortest decimal is not the float itself; decimals beyond 15
       // digits do not fit a double.
-      const slack = Math.abs(bound) * (node.column.type === 'float' ? 1e-6 : 1e-12);
+      const slack = Math.abs(bound) * (node.column.floatBounds ? 1e-6 : 1e-12);
       return up ? bound + slack : bound - slack;
     }
     default:

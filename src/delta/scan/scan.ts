@@ -16,6 +16,11 @@
  *   unless every file's stats show every column read, the files are read
  *   with `union_by_name` and unioned by name with an empty relation that has
  *   every column, so a column no file has still binds.
+ * - Type widening: a column whose type was widened (`delta.typeChanges`)
+ *   is read with `union_by_name`, which types it as the files' common
+ *   supertype, then cast to the current type.
+ * - Variant columns (struct of `metadata` and `value` binaries) are decoded
+ *   to JSON text by `larder_variant_to_json` (`variant-decoder.ts`).
  * - Column mapping: `name` mode reads physical names (nested struct fields
  *   too) and aliases them; `id` mode reads by Parquet field id through
  *   `read_parquet`'s `schema` parameter.
@@ -43,13 +48,16 @@ import {
   fieldId,
   physicalName,
   type StructField,
+  schemaUsesType,
   toDuckDBType,
 } from '../log/schema.js';
 import { assertReadable, type Snapshot } from '../log/snapshot.js';
+import { hasTypeChanges } from '../log/type-widening.js';
 import { dataFileLocalPath } from '../storage/data-file-path.js';
 import { readDeletionVector } from './deletion-vector.js';
 import type { Literal, Predicate } from './predicate.js';
 import { filePruner, pruneContext, resolveColumn } from './prune.js';
+import { registerVariantFunction, VARIANT_TO_JSON } from './variant-decoder.js';
 
 export interface ScanOptions {
   /** Prune files by this predicate and return only the rows that satisfy it. */
@@ -109,6 +117,7 @@ export async function planScan(snapshot: Snapshot, options: ScanOptions = {}): P
   // Snapshots from the log are checked when loaded; one built any other way is checked here.
   assertReadable(snapshot.protocol, snapshot.root);
   const mode = snapshot.columnMappingMode;
+  if (snapshot.schema.fields.some((f) => schemaUsesType(f.type, 'variant'))) await registerVariantFunction();
   const context = pruneContext(snapshot);
   const partitions = new Set(snapshot.partitionColumns);
   const columnOf = (field: StructField): ColumnPlan => ({
@@ -316,8 +325,10 @@ function partitionLiteral(raw: string | null, column: ColumnPlan): string {
   }
 }
 
+/** Whether a column must be rebuilt field by field: renamed nested fields, or variants to decode. */
 function hasRenamedFields(type: DataType, mode: ColumnMappingMode): boolean {
-  if (mode === 'none' || typeof type === 'string') return false;
+  if (typeof type === 'string') return type === 'variant';
+  if (mode === 'none' && !schemaUsesType(type, 'variant')) return false;
   switch (type.type) {
     case 'struct':
       return true;
@@ -334,6 +345,9 @@ function hasRenamedFields(type: DataType, mode: ColumnMappingMode): boolean {
  * structs whose fields have physical names under column mapping.
  */
 function readExpr(ref: string, type: DataType, mode: ColumnMappingMode, depth: number): string {
+  if (type === 'variant') {
+    return `${VARIANT_TO_JSON}(struct_extract(${ref}, 'metadata'), struct_extract(${ref}, 'value'))`;
+  }
   if (!hasRenamedFields(type, mode) || typeof type === 'string')
     return `CAST(${ref} AS ${toDuckDBType(type)})`;
   switch (type.type) {
@@ -359,6 +373,7 @@ function readExpr(ref: string, type: DataType, mode: ColumnMappingMode, depth: n
 
 /** The DuckDB type of a column as stored: nested struct fields under their physical names. */
 function physicalDuckType(type: DataType, mode: ColumnMappingMode): string {
+  if (type === 'variant') return 'STRUCT(metadata BLOB, value BLOB)';
   if (!hasRenamedFields(type, mode) || typeof type === 'string') return toDuckDBType(type);
   switch (type.type) {
     case 'struct':
@@ -437,6 +452,8 @@ class FileReader {
   readonly #rootPrefix: string;
   /** `#rootPrefix` as an open SQL string literal. */
   readonly #quotedRootPrefix: string;
+  /** Whether a column read had its type widened, so files may hold different types of it. */
+  readonly #widened: boolean;
 
   constructor(
     snapshot: Snapshot,
@@ -450,6 +467,7 @@ class FileReader {
     this.#rootPrefix = snapshot.root.endsWith(path.sep) ? snapshot.root : snapshot.root + path.sep;
     this.#quotedRootPrefix = sqlString(this.#rootPrefix).slice(0, -1);
     const stored = columns.filter((c) => !c.partition && c.field.type !== 'void');
+    this.#widened = stored.some((c) => hasTypeChanges(c.field));
     this.#physical = [
       ...stored.map((c) => c.physical),
       ...(options.withChangeType ? [CHANGE_TYPE_COLUMN] : []),
@@ -562,7 +580,11 @@ class FileReader {
    */
   #read(files: readonly Add[], where?: string, join?: string): string {
     const list = this.#list(files);
-    const safe = this.#mode === 'id' || this.#allFilesHaveColumns(files);
+    // Type widening: older files hold narrower types. read_parquet without union_by_name takes the
+    // first file's types and casts the others to them (failing, or truncating a timestamp to a
+    // date); with it, each column gets the files' common supertype, which the outer CAST widens.
+    // In id mode the `schema` parameter already names the current types.
+    const safe = this.#mode === 'id' || (!this.#widened && this.#allFilesHaveColumns(files));
     const named = join !== undefined || this.#rowIds;
     const read = `read_parquet(${list}${this.#options}${named ? `, filename = '${FILENAME}'` : ''}${safe ? '' : ', union_by_name = true'})`;
     if (safe && !named) return where ? `${read} WHERE ${where}` : read;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isLarderError } from '../../errors.js';
-import { dataFileLocalPath, encodeDataFilePath } from './data-file-path.js';
+import { canonicalFilePath, dataFileLocalPath, encodeDataFilePath } from './data-file-path.js';
 
 describe('dataFileLocalPath', () => {
   const root = '/tables/t';
@@ -39,5 +39,36 @@ describe('dataFileLocalPath', () => {
       expect(dataFileLocalPath(root, encodeDataFilePath(rel))).toBe(`/tables/t/${rel}`);
     }
     expect(encodeDataFilePath('p=50%25/part-1.parquet')).toBe('p=50%2525/part-1.parquet');
+  });
+});
+
+describe('canonicalFilePath', () => {
+  const root = '/tables/t';
+
+  it('gives every form of a path under the root the decoded relative path', () => {
+    const forms = [
+      'p=1/a%20b.parquet',
+      'p=1/a b.parquet',
+      './p=1/a%20b.parquet',
+      '/tables/t/p=1/a%20b.parquet',
+      'file:/tables/t/p=1/a%20b.parquet',
+      'file:///tables/t/p=1/a%20b.parquet',
+      'file:///tables/t/q/../p=1/a%20b.parquet',
+    ];
+    for (const form of forms) expect(canonicalFilePath(root, form)).toBe('p=1/a b.parquet');
+    expect(canonicalFilePath('/tables/t/', 'file:/tables/t/x.parquet')).toBe('x.parquet');
+  });
+
+  it('keeps files outside the root absolute, and distinct paths distinct', () => {
+    expect(canonicalFilePath(root, 'file:///tables/other/x.parquet')).toBe('/tables/other/x.parquet');
+    expect(canonicalFilePath(root, '/tables/t2/x.parquet')).toBe('/tables/t2/x.parquet');
+    expect(canonicalFilePath(root, '..x.parquet')).toBe('..x.parquet');
+    expect(canonicalFilePath(root, 'a%2520b.parquet')).toBe('a%20b.parquet');
+    expect(canonicalFilePath(root, 'a%2520b.parquet')).not.toBe(canonicalFilePath(root, 'a%20b.parquet'));
+  });
+
+  it('leaves paths it cannot resolve as written', () => {
+    expect(canonicalFilePath(root, 's3://bucket/x.parquet')).toBe('s3://bucket/x.parquet');
+    expect(canonicalFilePath(root, 'bad%zz.parquet')).toBe('bad%zz.parquet');
   });
 });

@@ -12,6 +12,10 @@
  * - Only local files are reachable: a `file:` URI or an absolute path is
  *   used as is, any other URI scheme (object stores) is `UNSUPPORTED_FEATURE`,
  *   a path that is not valid URI encoding is `CORRUPT_LOG`.
+ * - `canonicalFilePath` gives every way of writing one file's path the same
+ *   string: `f.parquet`, `a%20b.parquet`, `/root/f.parquet`,
+ *   `file:/root/f.parquet` and `file:///root/f.parquet` name the same files
+ *   as `f.parquet` and `a b.parquet` in a table rooted at `/root`.
  */
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,4 +70,48 @@ export function dataFileLocalPath(root: string, filePath: string): string {
   // path.join normalises; most paths need none, and this runs once per file per scan plan.
   if (!DOT_SEGMENT.test(decoded) && !root.endsWith(path.sep)) return `${root}${path.sep}${decoded}`;
   return path.join(root, decoded);
+}
+
+/**
+ * The canonical form of a log path, for telling whether two actions name the
+ * same file (PROTOCOL.md: paths are URIs, relative ones relative to the table
+ * root): the decoded path relative to `root` with `/` separators when the file
+ * is under the root, else the decoded absolute path. A path that cannot be
+ * resolved (another URI scheme, invalid encoding) is its own canonical form:
+ * reading it fails later, naming it.
+ *
+ * @example
+ * canonicalFilePath('/data/t', 'file:///data/t/a%20b.parquet'); // 'a b.parquet'
+ * canonicalFilePath('/data/t', 'a%20b.parquet'); // 'a b.parquet'
+ */
+export function canonicalFilePath(root: string, filePath: string): string {
+  // Most paths are plain relative ones, already canonical: this runs once per action in log replay.
+  if (isPlainRelativePath(filePath)) return filePath;
+  let local: string;
+  try {
+    local = dataFileLocalPath(root, filePath);
+  } catch {
+    return filePath;
+  }
+  const relative = path.relative(root, local);
+  const outside = relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+  if (relative.length > 0 && !outside) {
+    return path.sep === '/' ? relative : relative.split(path.sep).join('/');
+  }
+  return local;
+}
+
+/** A relative path that needs no decoding or normalising (no `%`, scheme, dot or empty segment). */
+function isPlainRelativePath(p: string): boolean {
+  return (
+    p.length > 0 &&
+    p.charCodeAt(0) !== 47 &&
+    !p.includes('%') &&
+    !p.includes(':') &&
+    !p.includes('\\') &&
+    !p.includes('./') &&
+    !p.includes('//') &&
+    !p.endsWith('/') &&
+    !p.endsWith('.')
+  );
 }

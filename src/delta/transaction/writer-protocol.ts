@@ -10,6 +10,11 @@
  * 6 identityColumns. Generated and identity columns are accepted only while
  * no column uses them.
  *
+ * `typeWidening` (and its preview name) asks writers to keep
+ * `delta.typeChanges` and to widen only as Delta allows: the only operation
+ * that changes a column's type is `change-column-type.ts`, and schema
+ * evolution keeps existing fields' metadata.
+ *
  * `v2Checkpoint` asks writers for V2-spec checkpoints and no multi-part
  * ones: Larder's checkpoint writer writes a classic checkpoint with a
  * `checkpointMetadata` action on such tables (`checkpoint-writer.ts`), and
@@ -28,6 +33,8 @@ export const SUPPORTED_WRITER_FEATURES: ReadonlySet<string> = new Set([
   'changeDataFeed',
   'deletionVectors',
   'timestampNtz',
+  'typeWidening',
+  'typeWidening-preview',
   'columnMapping',
   'domainMetadata',
   'clustering',

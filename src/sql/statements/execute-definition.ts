@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { type TableName, tableFullName } from '../../catalog/metastore.js';
 import { DeltaTable } from '../../delta/delta-table.js';
 import { fromDuckDBType } from '../../delta/log/schema.js';
+import { changeColumnType } from '../../delta/operations/change-column-type.js';
 import { type CloneMetrics, cloneTable } from '../../delta/operations/clone.js';
 import { setClusteringColumns } from '../../delta/operations/clustering.js';
 import { type ColumnSpec, createTable } from '../../delta/operations/create.js';
@@ -27,6 +28,7 @@ import { LarderError } from '../../errors.js';
 import { portableSource } from './portable-source.js';
 import type {
   AlterClusterByStatement,
+  AlterColumnTypeStatement,
   AlterSetPropertiesStatement,
   AlterUnsetPropertiesStatement,
   CloneTableStatement,
@@ -398,7 +400,7 @@ export async function executeDropTable(
   const name = tableName(context, statement.name);
   const entry = await metastore.getTable(name);
   if (!entry) {
-    if (statement.name.length === 1) return context.engine.query(statement.text);
+    if (statement.name.length === 1) return context.engine.query(statement);
     if (statement.ifExists) return emptyResult('DROP');
     if (await metastore.getView(name)) {
       throw new LarderError('TABLE_NOT_FOUND', `${tableFullName(name)} is a view`, {
@@ -480,7 +482,7 @@ export async function executeDropView(
   const dropped = await context.engine.metastore.dropView(name);
   context.temporaryViews.delete(tableFullName(name));
   if (dropped) return emptyResult('DROP');
-  if (statement.name.length === 1) return context.engine.query(statement.text);
+  if (statement.name.length === 1) return context.engine.query(statement);
   if (statement.ifExists) return emptyResult('DROP');
   throw new LarderError('VIEW_NOT_FOUND', `view ${tableFullName(name)} does not exist`, {
     table: tableFullName(name),
@@ -493,7 +495,7 @@ export async function executeAlterProperties(
   context: StatementContext,
 ): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.name);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   await setTableProperties(
     target.table.snapshot,
     statement.kind === 'alterSetProperties'
@@ -503,13 +505,26 @@ export async function executeAlterProperties(
   return emptyResult('ALTER');
 }
 
+/** ALTER TABLE t ALTER COLUMN c TYPE t: type widening, a metadata-only commit. */
+export async function executeAlterColumnType(
+  statement: AlterColumnTypeStatement,
+  context: StatementContext,
+): Promise<SqlResult> {
+  const target = await findDeltaTable(context, statement.name);
+  if (!target) return context.engine.query(statement.text);
+  await changeColumnType(target.table.snapshot, statement.column, statement.type, {
+    store: target.table.store,
+  });
+  return emptyResult('ALTER');
+}
+
 /** ALTER TABLE t CLUSTER BY (cols) | CLUSTER BY NONE. */
 export async function executeAlterClusterBy(
   statement: AlterClusterByStatement,
   context: StatementContext,
 ): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.name);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   await setClusteringColumns(target.table.snapshot, statement.columns, { store: target.table.store });
   return emptyResult('ALTER');
 }

@@ -48,7 +48,7 @@ export async function executeDescribeTable(
     );
   }
   const target = await findDeltaTable(context, statement.name);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   const snapshot = target.table.snapshot;
   const rows: (string | null)[][] = snapshot.schema.fields.map((f) => [
     f.name,

@@ -47,7 +47,7 @@ export async function executeVacuum(
   context: StatementContext,
 ): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.name);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   const { metrics } = await vacuumTable(target.table.snapshot, {
     ...(statement.retainHours !== undefined ? { retentionHours: statement.retainHours } : {}),
     dryRun: statement.dryRun,

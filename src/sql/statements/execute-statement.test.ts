@@ -2,6 +2,8 @@ import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateTableLog } from '../../../test/protocol-validator.js';
+import { DeltaTable } from '../../delta/delta-table.js';
 import type { SqlResult } from '../../engine/sql-result.js';
 import { isLarderError, type LarderError } from '../../errors.js';
 import { SqlSession } from '../sql-session.js';
@@ -646,5 +648,68 @@ describe('scripts', () => {
     expect(delta).toEqual([
       ['delta_scan', expect.stringMatching(/ml\.s\.ctas version 0: read 1 of 2 files/)],
     ]);
+  });
+});
+
+describe('ALTER TABLE … ALTER COLUMN … TYPE (type widening)', () => {
+  it('widens types without rewriting files once delta.enableTypeWidening is set, as Databricks does', async () => {
+    await run('CREATE TABLE ml.s.widen (id INT, qty INT, day DATE, price DECIMAL(5,2)) USING DELTA');
+    await run("INSERT INTO ml.s.widen VALUES (1, 100, DATE '2024-01-02', 1.50)");
+    const root = warehouse('ml', 's', 'widen');
+    const before = await DeltaTable.open(root);
+
+    const notEnabled = await failure('ALTER TABLE ml.s.widen ALTER COLUMN qty TYPE BIGINT');
+    expect(notEnabled.code).toBe('UNSUPPORTED_FEATURE');
+    expect(notEnabled.message).toContain('"qty"');
+    expect(notEnabled.hint).toContain("'delta.enableTypeWidening' = 'true'");
+    expect((await DeltaTable.open(root)).version).toBe(before.version);
+
+    await run("ALTER TABLE ml.s.widen SET TBLPROPERTIES ('delta.enableTypeWidening' = 'true')");
+    await run('ALTER TABLE ml.s.widen ALTER COLUMN qty TYPE BIGINT');
+    await run('ALTER TABLE ml.s.widen CHANGE COLUMN day day TIMESTAMP_NTZ');
+    await run('ALTER TABLE ml.s.widen CHANGE price TYPE DECIMAL(10,4)');
+    await run('ALTER TABLE ml.s.widen ALTER COLUMN qty TYPE BIGINT'); // no change, no commit
+
+    for (const [sql, column, from, to] of [
+      ['ALTER TABLE ml.s.widen ALTER COLUMN id TYPE SMALLINT', 'id', 'INT', 'SMALLINT'],
+      ['ALTER TABLE ml.s.widen ALTER COLUMN qty TYPE STRING', 'qty', 'BIGINT', 'STRING'],
+      [
+        'ALTER TABLE ml.s.widen ALTER COLUMN price TYPE DECIMAL(10,2)',
+        'price',
+        'DECIMAL(10,4)',
+        'DECIMAL(10,2)',
+      ],
+    ] as const) {
+      const error = await failure(sql);
+      expect(error.code, sql).toBe('SCHEMA_MISMATCH');
+      expect(error.message).toContain(`"${column}"`);
+      expect(error.message).toContain(`from ${from} to ${to}`);
+    }
+    expect((await failure('ALTER TABLE ml.s.widen CHANGE COLUMN qty quantity BIGINT')).code).toBe(
+      'UNSUPPORTED_FEATURE',
+    );
+
+    await run("INSERT INTO ml.s.widen VALUES (2, 5000000000, TIMESTAMP '2024-03-04 05:06:07', 123456.1234)");
+    expect(await rows('SELECT * FROM ml.s.widen ORDER BY id')).toEqual([
+      { id: 1, qty: '100', day: '2024-01-02 00:00:00', price: '1.5000' },
+      { id: 2, qty: '5000000000', day: '2024-03-04 05:06:07', price: '123456.1234' },
+    ]);
+    expect(await rows('SELECT id FROM ml.s.widen WHERE qty > 4000000000')).toEqual([{ id: 2 }]);
+
+    const after = await DeltaTable.open(root);
+    // Five commits after the insert: the property, three type changes and the second insert.
+    expect(after.version).toBe(before.version + 5);
+    expect(after.snapshot.files.map((f) => f.path)).toContain(before.snapshot.files[0]!.path);
+    expect(after.snapshot.protocol.readerFeatures).toContain('typeWidening');
+    expect(after.snapshot.protocol.writerFeatures).toContain('typeWidening');
+    expect(after.snapshot.protocol.readerFeatures).toContain('timestampNtz');
+    const metadataOf = (name: string) => after.snapshot.schema.fields.find((f) => f.name === name)!.metadata;
+    expect(metadataOf('qty')['delta.typeChanges']).toEqual([{ fromType: 'integer', toType: 'long' }]);
+    expect(metadataOf('day')['delta.typeChanges']).toEqual([{ fromType: 'date', toType: 'timestamp_ntz' }]);
+    expect(metadataOf('price')['delta.typeChanges']).toEqual([
+      { fromType: 'decimal(5,2)', toType: 'decimal(10,4)' },
+    ]);
+    expect(metadataOf('id')['delta.typeChanges']).toBeUndefined();
+    expect(await validateTableLog(root)).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import type { SqlResult } from '../../engine/sql-result.js';
 import { LarderError } from '../../errors.js';
 import {
   executeAlterClusterBy,
+  executeAlterColumnType,
   executeAlterProperties,
   executeClone,
   executeCreateSchema,
@@ -58,7 +59,7 @@ export async function executeStatement(statement: Statement, context: StatementC
       if (statement.deferredError && (await findDeltaTable(context, statement.deferredError.name))) {
         throw statement.deferredError.error;
       }
-      return context.engine.query(statement.sql);
+      return context.engine.query(statement.query);
     case 'explain':
       return context.engine.explain(statement.query, statement.mode);
     case 'set':
@@ -119,6 +120,8 @@ export async function executeStatement(statement: Statement, context: StatementC
       return executeAlterProperties(statement, context);
     case 'alterClusterBy':
       return executeAlterClusterBy(statement, context);
+    case 'alterColumnType':
+      return executeAlterColumnType(statement, context);
     case 'restore':
       return executeRestore(statement, context);
     case 'optimize':

@@ -61,7 +61,7 @@ export async function executeInsert(
   context: StatementContext,
 ): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.name);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   const table = target.entry.fullName;
   let columns: readonly { name: string; type: DataType }[] | undefined;
   if (!statement.byName) {
@@ -167,7 +167,7 @@ async function rewrittenValues(
 /** MERGE INTO t [AS a] USING src [AS b] ON … WHEN [NOT] MATCHED … */
 export async function executeMerge(statement: MergeStatement, context: StatementContext): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.target);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   const targetQualifiers = qualifiersOf(statement.target, statement.targetAlias);
   const sourceQualifiers =
     statement.source.kind === 'table'
@@ -261,7 +261,7 @@ export async function executeUpdate(
   context: StatementContext,
 ): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.name);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   const rules = ownQualifierRules(statement.name, statement.alias);
   const rewriter = context.engine.statementRewriter();
   const set = await rewrittenValues(
@@ -284,7 +284,7 @@ export async function executeDelete(
   context: StatementContext,
 ): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.name);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   const where =
     statement.where !== undefined
       ? await rewritten(
@@ -302,7 +302,7 @@ export async function executeTruncate(
   context: StatementContext,
 ): Promise<SqlResult> {
   const target = await findDeltaTable(context, statement.name);
-  if (!target) return context.engine.query(statement.text);
+  if (!target) return context.engine.query(statement);
   const { metrics } = await target.table.delete();
   return metricsResult('TRUNCATE', { num_affected_rows: metrics.numDeletedRows });
 }

@@ -173,7 +173,9 @@ describe('parseStatement: CREATE TABLE', () => {
   });
 
   it('leaves DuckDB temporary tables to DuckDB', () => {
-    expect(parse('CREATE TEMP TABLE x (n BIGINT)', 'query').sql).toBe('CREATE TEMP TABLE x (n BIGINT)');
+    expect(parse('CREATE TEMP TABLE x (n BIGINT)', 'query').query.text).toBe(
+      'CREATE TEMP TABLE x (n BIGINT)',
+    );
     parse('CREATE MACRO add1(x) AS x + 1', 'query');
   });
 
@@ -359,8 +361,8 @@ describe('parseStatement: DESCRIBE, properties and maintenance', () => {
     expect(parse('DESC EXTENDED t', 'describeTable').extended).toBe(true);
     expect(parse('DESCRIBE DETAIL ml.s.t', 'describeDetail').name).toEqual(['ml', 's', 't']);
     expect(parse('describe history ml.s.t limit 5', 'describeHistory')).toMatchObject({ limit: 5 });
-    expect(parse('DESCRIBE SELECT 1', 'query').sql).toBe('DESCRIBE SELECT 1');
-    expect(parse('DESCRIBE QUERY SELECT 1', 'query').sql).toBe('DESCRIBE SELECT 1');
+    expect(parse('DESCRIBE SELECT 1', 'query').query.text).toBe('DESCRIBE SELECT 1');
+    expect(parse('DESCRIBE QUERY SELECT 1', 'query').query.text).toBe('DESCRIBE SELECT 1');
   });
 
   it('parses SHOW TBLPROPERTIES and ALTER TABLE SET/UNSET TBLPROPERTIES', () => {
@@ -432,7 +434,7 @@ describe('parseStatement: DESCRIBE, properties and maintenance', () => {
       retainHours: 0,
       dryRun: true,
     });
-    expect(parse('VACUUM', 'query').sql).toBe('VACUUM');
+    expect(parse('VACUUM', 'query').query.text).toBe('VACUUM');
   });
 });
 
@@ -445,11 +447,13 @@ describe('parseStatement: SET, RESET, EXPLAIN and pass-through', () => {
     expect(parse('set spark.databricks.delta.optimizeWrite.enabled = "true"', 'set')).toMatchObject({
       value: 'true',
     });
-    expect(parse('SET spark.sql.shuffle.partitions', 'set')).toEqual({
+    const { tokens, ...set } = parse('SET spark.sql.shuffle.partitions', 'set');
+    expect(set).toEqual({
       kind: 'set',
       text: 'SET spark.sql.shuffle.partitions',
       key: 'spark.sql.shuffle.partitions',
     });
+    expect(tokens.map((t) => t.text).join('')).toBe(set.text);
     expect(parse('SET', 'set')).not.toHaveProperty('key');
     expect(parse('SET threads TO 2', 'set')).toMatchObject({ key: 'threads', value: '2' });
     expect(parse('RESET spark.sql.shuffle.partitions', 'reset').key).toBe('spark.sql.shuffle.partitions');
@@ -470,7 +474,7 @@ describe('parseStatement: SET, RESET, EXPLAIN and pass-through', () => {
       "COPY t TO 'x.csv'",
       'FROM t',
     ]) {
-      expect(parse(sql, 'query').sql).toBe(sql);
+      expect(parse(sql, 'query').query.text).toBe(sql);
     }
   });
 

@@ -151,7 +151,7 @@ const SET_COLUMNS = [
 /**
  * @example
  * const settings = new SessionSettings();
- * await settings.execute({ kind: 'set', text: '', key: 'spark.sql.shuffle.partitions', value: '64' }, run);
+ * await settings.execute({ kind: 'set', text: '', tokens: [], key: 'spark.sql.shuffle.partitions', value: '64' }, run);
  * settings.writeFlags; // {} until optimizeWrite/autoCompact are set
  */
 export class SessionSettings {

@@ -6,11 +6,12 @@
  * (DuckDB's dialect), exactly as written.
  *
  * Every statement carries `text`, the statement as written (backticks
- * already turned into double quotes), so that a statement about a table
- * that turns out not to be a Delta table (a DuckDB temporary table) can be
- * handed to DuckDB as it is.
+ * already turned into double quotes), and its `tokens`, so that a statement
+ * about a table that turns out not to be a Delta table (a DuckDB temporary
+ * table) can be handed to DuckDB as it is, without being tokenized again.
  */
 import type { DataType } from '../../delta/log/schema.js';
+import type { TokenizedSql } from '../../engine/sql-tokenizer.js';
 
 /** A dotted name, unquoted: `['ml', 'churn_features', 'customer_features']`. */
 export type QualifiedName = readonly string[];
@@ -29,9 +30,8 @@ export interface TimeTravel {
   readonly timestamp?: string;
 }
 
-interface Base {
-  readonly text: string;
-}
+/** The statement's text and all its tokens. */
+interface Base extends TokenizedSql {}
 
 export interface CreateSchemaStatement extends Base {
   readonly kind: 'createSchema';
@@ -251,6 +251,14 @@ export interface AlterClusterByStatement extends Base {
   readonly columns: readonly string[];
 }
 
+/** `ALTER TABLE t {ALTER | CHANGE} [COLUMN] c TYPE type`: type widening. */
+export interface AlterColumnTypeStatement extends Base {
+  readonly kind: 'alterColumnType';
+  readonly name: QualifiedName;
+  readonly column: string;
+  readonly type: DataType;
+}
+
 export interface RestoreStatement extends Base {
   readonly kind: 'restore';
   readonly name: QualifiedName;
@@ -300,7 +308,8 @@ export interface ExplainStatement extends Base {
  */
 export interface QueryStatement extends Base {
   readonly kind: 'query';
-  readonly sql: string;
+  /** The DuckDB SQL to run, with its tokens: the statement itself, or `DESCRIBE q` for `DESCRIBE QUERY q`. */
+  readonly query: TokenizedSql;
   readonly deferredError?: { readonly name: QualifiedName; readonly error: Error };
 }
 
@@ -330,6 +339,7 @@ export type Statement =
   | AlterSetPropertiesStatement
   | AlterUnsetPropertiesStatement
   | AlterClusterByStatement
+  | AlterColumnTypeStatement
   | RestoreStatement
   | OptimizeStatement
   | VacuumStatement

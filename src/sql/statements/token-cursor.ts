@@ -9,7 +9,7 @@
  * own text, so comments and spacing inside an expression are kept.
  */
 
-import { isSignificant, type SqlToken, tokenize } from '../../engine/sql-tokenizer.js';
+import { isSignificant, type SqlToken, type TokenizedSql, tokenizeSql } from '../../engine/sql-tokenizer.js';
 import { LarderError } from '../../errors.js';
 
 /** Where a statement sits in its script, so errors can give a line and column. */
@@ -28,6 +28,8 @@ export interface StatementPosition {
  * cursor.qualifiedName('table name'); // ['ml', 's', 't']
  */
 export class TokenCursor {
+  /** The statement text and all its tokens. */
+  readonly source: TokenizedSql;
   /** The statement text. */
   readonly text: string;
   /** The significant tokens of the statement (no whitespace or comments). */
@@ -35,10 +37,12 @@ export class TokenCursor {
   readonly #position: StatementPosition;
   #at = 0;
 
-  constructor(text: string, position?: StatementPosition) {
-    this.text = text;
-    this.tokens = tokenize(text).filter(isSignificant);
-    this.#position = position ?? { script: text, start: 0 };
+  /** A cursor over `statement`: a text, tokenized here, or a statement already tokenized. */
+  constructor(statement: string | TokenizedSql, position?: StatementPosition) {
+    this.source = typeof statement === 'string' ? tokenizeSql(statement) : statement;
+    this.text = this.source.text;
+    this.tokens = this.source.tokens.filter(isSignificant);
+    this.#position = position ?? { script: this.text, start: 0 };
   }
 
   /** Index of the current token. */
@@ -111,7 +115,7 @@ export class TokenCursor {
     if (!this.acceptPunct(text)) throw this.error(`expected "${text}"${context ? ` ${context}` : ''}`);
   }
 
-  /** An identifier: a word, or a `"quoted"` name (backticks were turned into double quotes before). */
+  /** An identifier: a word, or a `"quoted"` name (backticks were turned into double quotes before, `spark-dialect.ts`). */
   identifier(what: string): string {
     const token = this.peek();
     if (token?.kind === 'word') {
