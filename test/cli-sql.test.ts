@@ -4,7 +4,7 @@
  * output format, with its exit codes and error messages.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -242,5 +242,38 @@ export default defineConfig({
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/^error \[CONFIG_INVALID\]: larder\.config\.ts: config › warehouse: /);
     await expect(stat(join(broken, '.larder'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('larder sql COPY with a relative path', () => {
+  it('writes COPY … TO into the project folder (-C), making the missing folder, and reads it back with COPY … FROM', async () => {
+    const project = await mkdtemp(join(tmpdir(), 'larder-copy-project-'));
+    try {
+      const write = await larder([
+        'sql',
+        '-C',
+        project,
+        "COPY (SELECT range AS id, 'x' || range AS label FROM range(3)) TO 'export/deep/ids.csv' (HEADER)",
+      ]);
+      expect(write.stderr).toBe('');
+      expect(write.code).toBe(0);
+      // The file is under the project, not under the process's working folder.
+      expect(await readFile(join(project, 'export', 'deep', 'ids.csv'), 'utf8')).toBe(
+        'id,label\n0,x0\n1,x1\n2,x2\n',
+      );
+      await expect(stat(join(cwd, 'export'))).rejects.toMatchObject({ code: 'ENOENT' });
+      const read = await larder([
+        'sql',
+        '-C',
+        project,
+        "CREATE TEMP TABLE ids (id BIGINT, label VARCHAR); COPY ids FROM 'export/deep/ids.csv' (HEADER); SELECT sum(id) AS total FROM ids",
+        '--format',
+        'csv',
+      ]);
+      expect(read.stderr).toBe('');
+      expect(read.stdout).toBe('total\n3\n');
+    } finally {
+      await rm(project, { recursive: true, force: true });
+    }
   });
 });

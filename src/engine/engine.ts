@@ -31,6 +31,7 @@ import { openMetastore } from '../catalog/open-metastore.js';
 import type { DeltaTable } from '../delta/delta-table.js';
 import { connect, sqlString } from '../duckdb/duckdb.js';
 import { isLarderError, LarderError } from '../errors.js';
+import { resolveCopyPaths } from './copy-paths.js';
 import { missingDataFileError } from './missing-data-file.js';
 import { suggestTableName, withLarderSuggestion } from './missing-table.js';
 import { folderResolver } from './read-delta.js';
@@ -250,7 +251,7 @@ export class Engine {
       const rest = new SqlTokenBuilder().pushAll(statement.tokens.filter((t) => t.start >= from)).build();
       return this.explain(rest, mode);
     }
-    const { sql: rewritten, scans } = await this.rewrite(statement);
+    const { sql: rewritten, scans } = await this.rewrite(await resolveCopyPaths(statement, this.projectDir));
     return this.#run(rewritten, statement.text, scans);
   }
 
