@@ -51,6 +51,10 @@
  * - durations (`0.13 s`, `74 ms`, and the values of fields named `…TimeMs`
  *   or `…durationSeconds`, as operation metrics print them) by `<duration>`,
  *   and rates (`74,328 entities/s`) by `<rate>`;
+ * - the value of `LARDER_DOCS_ID` by `$LARDER_DOCS_ID`: the runner sets this
+ *   variable to a name unique to the run (`d` and 10 lower-case letters or
+ *   digits), for what a page makes outside its project folder (a PostgreSQL
+ *   schema) and must not share with a run of the same page at the same time;
  * - runs of spaces by one space and runs of `─` by one `─` (so that a table
  *   whose column widths follow a normalised value still compares); trailing
  *   spaces and trailing empty lines are dropped.
@@ -64,6 +68,7 @@
  * command that differs back into the page (an authoring aid: review the diff).
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -216,9 +221,10 @@ function dropProgress(text: string): string {
 /** The normalisation of the header comment, for one side of the comparison. */
 export function normalizeOutput(
   text: string,
-  options: { project?: readonly string[]; mask?: RegExp | undefined } = {},
+  options: { project?: readonly string[]; mask?: RegExp | undefined; docsId?: string | undefined } = {},
 ): string[] {
   let out = dropProgress(text);
+  if (options.docsId) out = out.replace(new RegExp(escapeRegExp(options.docsId), 'g'), '$$LARDER_DOCS_ID');
   if (options.mask) out = out.replace(options.mask, '<masked>');
   for (const path of options.project ?? [])
     out = out.replace(new RegExp(escapeRegExp(path), 'g'), '<project>');
@@ -295,6 +301,8 @@ function runProcess(
       clearTimeout(timer);
       done({ code, output });
     });
+    // A command that exits without reading its input closes the pipe (EPIPE): not a failure of the page.
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
 }
@@ -336,6 +344,7 @@ function makeProject(page: string): { dir: string; env: NodeJS.ProcessEnv } {
     PATH: `${shims}:${join(dir, 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
     LARDER_FROM_SOURCE: '1',
     LARDER_DEBUG: '',
+    LARDER_DOCS_ID: `d${randomBytes(8).toString('hex').slice(0, 10)}`,
     NO_COLOR: '1',
     TZ: 'UTC',
   };
@@ -397,7 +406,11 @@ export async function runPage(pagePath: string, options: { update?: boolean } = 
         const shouldFail = expectsFailure(command.expected);
         const projectPaths = [dir];
         const mask = block.attrs.mask === undefined ? undefined : new RegExp(block.attrs.mask, 'gm');
-        const actual = normalizeOutput(run.output, { project: projectPaths, mask });
+        const actual = normalizeOutput(run.output, {
+          project: projectPaths,
+          mask,
+          docsId: env.LARDER_DOCS_ID,
+        });
         const expected = normalizeOutput(command.expected.join('\n'), { mask });
         const codeOk = shouldFail ? run.code !== 0 && run.code !== null : run.code === 0;
         const outputOk = matchLines(expected, actual);
@@ -411,7 +424,10 @@ export async function runPage(pagePath: string, options: { update?: boolean } = 
             command.line,
           );
           if (!outputOk && options.update) {
-            const printed = dropProgress(run.output).replace(/\n+$/, '').split('\n');
+            const printed = dropProgress(run.output)
+              .replaceAll(env.LARDER_DOCS_ID ?? '$LARDER_DOCS_ID', '$LARDER_DOCS_ID')
+              .replace(/\n+$/, '')
+              .split('\n');
             rewrites.push({
               start: command.outputStart,
               end: command.outputEnd,
