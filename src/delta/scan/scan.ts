@@ -53,7 +53,7 @@ import {
 } from '../log/schema.js';
 import { assertReadable, type Snapshot } from '../log/snapshot.js';
 import { hasTypeChanges } from '../log/type-widening.js';
-import { dataFileLocalPath } from '../storage/data-file-path.js';
+import { dataFileLocalPath, isPlainRelativePath } from '../storage/data-file-path.js';
 import { readDeletionVector } from './deletion-vector.js';
 import type { Literal, Predicate } from './predicate.js';
 import { filePruner, pruneContext, resolveColumn } from './prune.js';
@@ -237,19 +237,9 @@ function quotedDataFilePath(root: string, quotedRootPrefix: string, filePath: st
   return sqlString(dataFileLocalPath(root, filePath));
 }
 
+/** Plain (see `isPlainRelativePath`) and free of `'`, so it needs no SQL escaping either. */
 function isPlainRelative(p: string): boolean {
-  return (
-    p.length > 0 &&
-    p.charCodeAt(0) !== 47 &&
-    !p.includes('%') &&
-    !p.includes("'") &&
-    !p.includes(':') &&
-    !p.includes('\\') &&
-    !p.includes('./') &&
-    !p.includes('//') &&
-    !p.endsWith('/') &&
-    !p.endsWith('.')
-  );
+  return isPlainRelativePath(p) && !p.includes("'");
 }
 
 // ---------------------------------------------------------------------------

@@ -102,7 +102,7 @@ export function canonicalFilePath(root: string, filePath: string): string {
 }
 
 /** A relative path that needs no decoding or normalising (no `%`, scheme, dot or empty segment). */
-function isPlainRelativePath(p: string): boolean {
+export function isPlainRelativePath(p: string): boolean {
   return (
     p.length > 0 &&
     p.charCodeAt(0) !== 47 &&
